@@ -1,0 +1,8 @@
+//! vault-core owns everything that touches personal data: field encryption,
+//! the data model, the record store, the audit log and retention.
+
+pub mod audit;
+pub mod crypto;
+pub mod model;
+pub mod retention;
+pub mod store;

@@ -1,0 +1,1 @@
+//! The kentei-vault HTTP service and CLI.

@@ -1,0 +1,2 @@
+//! `kentei-vault`: the CLI and HTTP service.
+fn main() {}
