@@ -1,6 +1,7 @@
 //! vault-core owns everything that touches personal data: field encryption,
 //! the data model, the record store, the audit log and retention.
 
+pub mod accounts;
 pub mod audit;
 pub mod crypto;
 pub mod model;
