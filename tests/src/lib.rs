@@ -1,1 +1,1 @@
-//! Black-box tests for kentei-vault live in `tests/tests/`; this crate has no library code.
+//! Black-box test harness for kentei-vault (placeholder, filled in below).

@@ -1,2 +1,5 @@
 //! `kentei-vault`: the CLI and HTTP service.
-fn main() {}
+
+fn main() -> std::process::ExitCode {
+    vault_server::cli::run()
+}

@@ -1,0 +1,106 @@
+//! Service routes: health, readiness, metrics and the OpenAPI document.
+
+use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+use vault_core::store::Backend;
+
+use super::ApiRoutes;
+use crate::error::{ApiError, Problem};
+use crate::extract::Caller;
+use crate::openapi::ApiDoc;
+use crate::state::AppState;
+
+/// Routes without authentication (load-balancer probes).
+pub(crate) fn public_router() -> ApiRoutes {
+    ApiRoutes::new()
+        .get("/healthz", healthz)
+        .get("/readyz", readyz)
+}
+
+/// Service routes that need a token.
+pub(crate) fn router() -> ApiRoutes {
+    ApiRoutes::new()
+        .get("/metrics", metrics)
+        .get("/openapi.json", openapi)
+}
+
+/// Health or readiness answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Status {
+    /// `ok` (healthz) or `ready` (readyz).
+    status: &'static str,
+    /// Database backend (`sqlite` or `postgres`), on readyz.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database: Option<&'static str>,
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "service",
+    responses((status = 200, description = "the process is up", body = Status)))]
+pub(crate) async fn healthz() -> Json<Status> {
+    Json(Status {
+        status: "ok",
+        database: None,
+    })
+}
+
+/// The database accepts writes (and, once merged, the audit log).
+#[utoipa::path(get, path = "/readyz", tag = "service",
+    responses(
+        (status = 200, description = "ready to serve", body = Status),
+        (status = 503, description = "database not writable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Status>, ApiError> {
+    let now = chrono::Utc::now().to_rfc3339();
+    let sql_sqlite = "INSERT INTO vault_meta (key, value) VALUES ('readyz_probe', ?) \
+                      ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+    let sql_pg = "INSERT INTO vault_meta (key, value) VALUES ('readyz_probe', $1) \
+                  ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+    let r = match state.backend() {
+        Backend::Sqlite(p) => sqlx::query(sql_sqlite).bind(now).execute(p).await.map(|_| ()),
+        Backend::Postgres(p) => sqlx::query(sql_pg).bind(now).execute(p).await.map(|_| ()),
+    };
+    match r {
+        Ok(_) => Ok(Json(Status {
+            status: "ready",
+            database: Some(state.backend().name()),
+        })),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness probe: database not writable");
+            Err(ApiError::Unavailable("the database does not accept writes"))
+        }
+    }
+}
+
+/// Prometheus metrics (text exposition format).
+#[utoipa::path(get, path = "/metrics", tag = "service", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Prometheus text format 0.0.4", body = String, content_type = "text/plain"),
+        (status = 401, description = "no valid token", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn metrics(State(state): State<AppState>, _caller: Caller) -> Response {
+    state
+        .metrics()
+        .set_audit_queue_depth(state.audit_queue_depth());
+    let mut resp = state.metrics().render().into_response();
+    resp.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    resp
+}
+
+/// This API's OpenAPI 3.1 document.
+#[utoipa::path(get, path = "/openapi.json", tag = "service", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "OpenAPI document", content_type = "application/json"),
+        (status = 401, description = "no valid token", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn openapi(_caller: Caller) -> Response {
+    Json(ApiDoc::openapi()).into_response()
+}
