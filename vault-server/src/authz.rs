@@ -144,14 +144,26 @@ mod tests {
     #[test]
     fn admin_manages_accounts_only_for_account_management() {
         let p = PolicyView::default();
-        assert!(p.has_capability(&roles(&["admin"]), "account_management", Capability::ManageAccounts));
-        assert!(!p.has_capability(&roles(&["admin"]), "incident_response", Capability::ManageAccounts));
+        assert!(p.has_capability(
+            &roles(&["admin"]),
+            "account_management",
+            Capability::ManageAccounts
+        ));
+        assert!(!p.has_capability(
+            &roles(&["admin"]),
+            "incident_response",
+            Capability::ManageAccounts
+        ));
     }
 
     #[test]
     fn personal_data_roles_hold_no_account_capability() {
         let p = PolicyView::default();
-        for cap in [Capability::ManageAccounts, Capability::ViewRoster, Capability::EmergencyRevoke] {
+        for cap in [
+            Capability::ManageAccounts,
+            Capability::ViewRoster,
+            Capability::EmergencyRevoke,
+        ] {
             for purpose in PURPOSES {
                 assert!(!p.has_capability(&roles(&["exam_staff", "exam_system"]), purpose, cap));
             }
@@ -161,9 +173,16 @@ mod tests {
     #[test]
     fn every_granted_pair_is_a_statable_purpose() {
         let p = PolicyView::default();
-        for cap in [Capability::ManageAccounts, Capability::ViewRoster, Capability::EmergencyRevoke] {
+        for cap in [
+            Capability::ManageAccounts,
+            Capability::ViewRoster,
+            Capability::EmergencyRevoke,
+        ] {
             for (role, purpose) in grants(cap) {
-                assert!(p.may_state_purpose(&roles(&[role]), purpose), "{role} {purpose}");
+                assert!(
+                    p.may_state_purpose(&roles(&[role]), purpose),
+                    "{role} {purpose}"
+                );
             }
         }
     }

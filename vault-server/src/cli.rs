@@ -227,7 +227,10 @@ pub fn run() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -421,7 +424,10 @@ async fn accounts(cmd: AccountsCmd) -> Result<(), CliError> {
             let accounts = Accounts::new(backend.clone());
             let mut after = None;
             loop {
-                let page = accounts.roster(after, 500).await.map_err(CliError::runtime)?;
+                let page = accounts
+                    .roster(after, 500)
+                    .await
+                    .map_err(CliError::runtime)?;
                 for a in &page {
                     print_json(&json!({
                         "account_id": a.id.to_string(),
@@ -460,7 +466,10 @@ fn initial_config_text(database_url: Option<&str>) -> String {
         s.push_str(&format!("# {}\n", k.doc));
         match (k.name, database_url) {
             ("database_url", Some(url)) => {
-                s.push_str(&format!("database_url = {}\n\n", crate::config::toml_str(url)));
+                s.push_str(&format!(
+                    "database_url = {}\n\n",
+                    crate::config::toml_str(url)
+                ));
             }
             _ => {
                 let shown = if k.default.is_empty() {
@@ -513,7 +522,12 @@ async fn init(dir: &Path, database_url: Option<String>) -> Result<(), CliError> 
                 dir.display()
             )))
         }
-        Err(e) => return Err(CliError::Runtime(format!("cannot read {}: {e}", dir.display()))),
+        Err(e) => {
+            return Err(CliError::Runtime(format!(
+                "cannot read {}: {e}",
+                dir.display()
+            )))
+        }
     };
     if !existed {
         create_private_dir(dir)

@@ -236,7 +236,12 @@ impl Config {
         let dd = data_dir.display().to_string();
         let mut raw: BTreeMap<&'static str, (String, Source)> = KEYS
             .iter()
-            .map(|k| (k.name, (k.default.replace("{data_dir}", &dd), Source::Default)))
+            .map(|k| {
+                (
+                    k.name,
+                    (k.default.replace("{data_dir}", &dd), Source::Default),
+                )
+            })
             .collect();
         let mut problems = Vec::new();
 
@@ -336,7 +341,11 @@ fn build(
     raw: BTreeMap<&'static str, (String, Source)>,
     problems: &mut Vec<String>,
 ) -> Option<Config> {
-    let get = |k: &str| raw.get(k).cloned().unwrap_or((String::new(), Source::Default));
+    let get = |k: &str| {
+        raw.get(k)
+            .cloned()
+            .unwrap_or((String::new(), Source::Default))
+    };
     let mut num = |k: &'static str, lo: u64, hi: u64| -> u64 {
         let (v, src) = get(k);
         match v.trim().parse::<u64>() {
@@ -381,7 +390,8 @@ fn build(
     };
 
     let (db, db_src) = get("database_url");
-    if !(db.starts_with("sqlite:") || db.starts_with("postgres:") || db.starts_with("postgresql:")) {
+    if !(db.starts_with("sqlite:") || db.starts_with("postgres:") || db.starts_with("postgresql:"))
+    {
         problems.push(format!(
             "`database_url` (from {db_src}) must start with sqlite:// or postgres://"
         ));
@@ -546,7 +556,10 @@ mod tests {
         assert!(text.contains("`listen` (from file"), "{text}");
         assert!(text.contains("`max_body_bytes`"), "{text}");
         assert!(text.contains("unknown key `colour`"), "{text}");
-        assert!(!text.contains("everywhere"), "values are not repeated: {text}");
+        assert!(
+            !text.contains("everywhere"),
+            "values are not repeated: {text}"
+        );
     }
 
     #[test]
@@ -565,17 +578,25 @@ mod tests {
 
     #[test]
     fn show_masks_database_password() {
-        let d = dir_with("database_url = \"postgres://vault:hunter2@db.example:5432/vault?password=hunter2\"\n");
+        let d = dir_with(
+            "database_url = \"postgres://vault:hunter2@db.example:5432/vault?password=hunter2\"\n",
+        );
         let c = Config::load(d.path(), &Overrides::default(), &no_env, true).unwrap();
         let shown = c.show();
         assert!(!shown.contains("hunter2"), "{shown}");
-        assert!(shown.contains("postgres://vault:****@db.example:5432/vault"), "{shown}");
+        assert!(
+            shown.contains("postgres://vault:****@db.example:5432/vault"),
+            "{shown}"
+        );
         assert!(!format!("{c:?}").contains("hunter2"));
     }
 
     #[test]
     fn mask_leaves_urls_without_password_alone() {
         assert_eq!(mask_url("sqlite:///var/vault.db"), "sqlite:///var/vault.db");
-        assert_eq!(mask_url("postgres://postgres@127.0.0.1/x"), "postgres://postgres@127.0.0.1/x");
+        assert_eq!(
+            mask_url("postgres://postgres@127.0.0.1/x"),
+            "postgres://postgres@127.0.0.1/x"
+        );
     }
 }

@@ -34,7 +34,12 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|v| {
-                let mime = v.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+                let mime = v
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
                 mime == "application/json" || mime.ends_with("+json")
             })
             .unwrap_or(false);
@@ -73,7 +78,10 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
 /// which may quote the submitted value.
 fn classify_serde_error(path: &str, msg: &str) -> FieldProblem {
     let join = |name: &str| {
-        if path.is_empty() || path == "." {
+        if path == name || path.ends_with(&format!(".{name}")) {
+            // serde_path_to_error already names the unknown key in the path.
+            path.to_owned()
+        } else if path.is_empty() || path == "." {
             name.to_owned()
         } else {
             format!("{path}.{name}")
@@ -177,7 +185,10 @@ pub struct Purpose(pub String);
 impl FromRequestParts<AppState> for Purpose {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let Some(v) = parts.headers.get(PURPOSE_HEADER) else {
             return Err(ApiError::PurposeRequired(
                 "this call reads or writes personal data: state the purpose in the `Vault-Purpose` header",
@@ -220,7 +231,10 @@ pub struct Page {
 impl FromRequestParts<AppState> for Page {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let Query(q) = Query::<PageQuery>::from_request_parts(parts, state)
             .await
             .map_err(|_| ApiError::Validation(vec![FieldProblem::new("query", "invalid")]))?;
@@ -229,7 +243,8 @@ impl FromRequestParts<AppState> for Page {
             None => s.page_size_default,
             Some(0) => {
                 return Err(ApiError::Validation(vec![FieldProblem::new(
-                    "limit", "too_small",
+                    "limit",
+                    "too_small",
                 )]))
             }
             Some(n) => n.min(s.page_size_max),
@@ -269,7 +284,10 @@ mod tests {
     #[test]
     fn unknown_field_is_named() {
         let e = parse_json::<Body>(br#"{"name":"x","n":1,"extra":"SECRET"}"#).unwrap_err();
-        assert_eq!(problems(e), vec![FieldProblem::new("extra", "unknown_field")]);
+        assert_eq!(
+            problems(e),
+            vec![FieldProblem::new("extra", "unknown_field")]
+        );
     }
 
     #[test]
@@ -311,7 +329,10 @@ pub struct Authorized<C> {
 impl<C: RequiredCapability> FromRequestParts<AppState> for Authorized<C> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let caller = Caller::from_request_parts(parts, state).await?;
         let purpose = Purpose::from_request_parts(parts, state).await?;
         let roles = caller.roles();
@@ -365,8 +386,14 @@ impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJson<T> {
             .get(axum::http::header::CONTENT_LENGTH)
             .is_some_and(|v| v.as_bytes() == b"0")
             || (req.headers().get(CONTENT_TYPE).is_none()
-                && req.headers().get(axum::http::header::TRANSFER_ENCODING).is_none()
-                && req.headers().get(axum::http::header::CONTENT_LENGTH).is_none());
+                && req
+                    .headers()
+                    .get(axum::http::header::TRANSFER_ENCODING)
+                    .is_none()
+                && req
+                    .headers()
+                    .get(axum::http::header::CONTENT_LENGTH)
+                    .is_none());
         if empty {
             return Ok(OptionalJson(T::default()));
         }

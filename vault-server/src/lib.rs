@@ -50,8 +50,7 @@ pub fn route_table() -> Vec<RouteSpec> {
 pub fn app(state: AppState) -> Router {
     let (public, _) = routes::service::public_router().into_parts();
     let (protected, _) = protected_routes().into_parts();
-    let protected =
-        protected.route_layer(from_fn_with_state(state.clone(), auth::authenticate));
+    let protected = protected.route_layer(from_fn_with_state(state.clone(), auth::authenticate));
     let limit = state.settings().max_body_bytes;
     Router::new()
         .merge(public)
@@ -61,7 +60,10 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(limit))
         .layer(from_fn_with_state(state.clone(), middleware::body_limit))
         .layer(from_fn_with_state(state.clone(), middleware::timeout))
-        .layer(from_fn_with_state(state.clone(), middleware::limit_concurrency))
+        .layer(from_fn_with_state(
+            state.clone(),
+            middleware::limit_concurrency,
+        ))
         .layer(from_fn_with_state(state.clone(), middleware::observe))
         .layer(from_fn(middleware::security_headers))
         .layer(from_fn(middleware::request_id))

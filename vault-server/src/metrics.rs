@@ -12,7 +12,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// Upper bounds (seconds) of the latency histogram buckets.
-const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 #[derive(Default)]
 struct Histogram {
@@ -113,7 +115,10 @@ impl Metrics {
             )?;
         }
         writeln!(out, "# HELP kentei_vault_http_request_duration_seconds Time from request to response head, by route template.")?;
-        writeln!(out, "# TYPE kentei_vault_http_request_duration_seconds histogram")?;
+        writeln!(
+            out,
+            "# TYPE kentei_vault_http_request_duration_seconds histogram"
+        )?;
         for (route, h) in lock(&self.latency).iter() {
             let r = esc(route);
             for (i, b) in BUCKETS.iter().enumerate() {
@@ -123,21 +128,64 @@ impl Metrics {
                     h.counts[i]
                 )?;
             }
-            writeln!(out, "kentei_vault_http_request_duration_seconds_bucket{{route=\"{r}\",le=\"+Inf\"}} {}", h.count)?;
-            writeln!(out, "kentei_vault_http_request_duration_seconds_sum{{route=\"{r}\"}} {}", h.sum)?;
-            writeln!(out, "kentei_vault_http_request_duration_seconds_count{{route=\"{r}\"}} {}", h.count)?;
+            writeln!(
+                out,
+                "kentei_vault_http_request_duration_seconds_bucket{{route=\"{r}\",le=\"+Inf\"}} {}",
+                h.count
+            )?;
+            writeln!(
+                out,
+                "kentei_vault_http_request_duration_seconds_sum{{route=\"{r}\"}} {}",
+                h.sum
+            )?;
+            writeln!(
+                out,
+                "kentei_vault_http_request_duration_seconds_count{{route=\"{r}\"}} {}",
+                h.count
+            )?;
         }
-        writeln!(out, "# HELP kentei_vault_auth_failures_total Failed authentications by reason.")?;
+        writeln!(
+            out,
+            "# HELP kentei_vault_auth_failures_total Failed authentications by reason."
+        )?;
         writeln!(out, "# TYPE kentei_vault_auth_failures_total counter")?;
         for (reason, n) in lock(&self.auth_failures).iter() {
-            writeln!(out, "kentei_vault_auth_failures_total{{reason=\"{reason}\"}} {n}")?;
+            writeln!(
+                out,
+                "kentei_vault_auth_failures_total{{reason=\"{reason}\"}} {n}"
+            )?;
         }
         let simple = [
-            ("kentei_vault_auth_throttled_total", "counter", "Requests refused because their source failed authentication too often.", self.throttled.load(Ordering::Relaxed)),
-            ("kentei_vault_requests_shed_total", "counter", "Requests refused because the concurrency limit was reached.", self.shed.load(Ordering::Relaxed)),
-            ("kentei_vault_request_timeouts_total", "counter", "Requests cut off by the request timeout.", self.timeouts.load(Ordering::Relaxed)),
-            ("kentei_vault_audit_append_failures_total", "counter", "Audit events that could not be written.", self.audit_failures.load(Ordering::Relaxed)),
-            ("kentei_vault_audit_queue_depth", "gauge", "Audit events waiting for the writer.", self.audit_queue_depth.load(Ordering::Relaxed)),
+            (
+                "kentei_vault_auth_throttled_total",
+                "counter",
+                "Requests refused because their source failed authentication too often.",
+                self.throttled.load(Ordering::Relaxed),
+            ),
+            (
+                "kentei_vault_requests_shed_total",
+                "counter",
+                "Requests refused because the concurrency limit was reached.",
+                self.shed.load(Ordering::Relaxed),
+            ),
+            (
+                "kentei_vault_request_timeouts_total",
+                "counter",
+                "Requests cut off by the request timeout.",
+                self.timeouts.load(Ordering::Relaxed),
+            ),
+            (
+                "kentei_vault_audit_append_failures_total",
+                "counter",
+                "Audit events that could not be written.",
+                self.audit_failures.load(Ordering::Relaxed),
+            ),
+            (
+                "kentei_vault_audit_queue_depth",
+                "gauge",
+                "Audit events waiting for the writer.",
+                self.audit_queue_depth.load(Ordering::Relaxed),
+            ),
         ];
         for (name, kind, help, v) in simple {
             writeln!(out, "# HELP {name} {help}")?;
@@ -150,7 +198,9 @@ impl Metrics {
 
 /// Escapes a label value.
 fn esc(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -163,7 +213,9 @@ mod tests {
         m.observe_request("/v1/accounts", "POST", 201, Duration::from_millis(3));
         m.auth_failure("unknown_token");
         let t = m.render();
-        assert!(t.contains(r#"kentei_vault_http_requests_total{route="/v1/accounts",method="POST",status="201"} 1"#));
+        assert!(t.contains(
+            r#"kentei_vault_http_requests_total{route="/v1/accounts",method="POST",status="201"} 1"#
+        ));
         assert!(t.contains(r#"kentei_vault_http_request_duration_seconds_bucket{route="/v1/accounts",le="0.005"} 1"#));
         assert!(t.contains(r#"kentei_vault_auth_failures_total{reason="unknown_token"} 1"#));
         assert!(t.contains("kentei_vault_audit_queue_depth 0"));

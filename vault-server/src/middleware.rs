@@ -19,8 +19,7 @@ fn acceptable_request_id(v: &HeaderValue) -> Option<String> {
     let s = v.to_str().ok()?;
     let ok = !s.is_empty()
         && s.len() <= MAX_REQUEST_ID_LEN
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
     ok.then(|| s.to_owned())
 }
@@ -56,7 +55,10 @@ pub(crate) async fn security_headers(req: Request, next: Next) -> Response {
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
     );
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     resp
 }
 
@@ -118,19 +120,39 @@ pub(crate) async fn timeout(State(state): State<AppState>, req: Request, next: N
     }
 }
 
-/// Refuses a declared body larger than `max_body_bytes` before reading it (413); bodies
-/// without a length are cut at the same limit by the extractors.
-pub(crate) async fn body_limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// Most bytes of an oversized body read and discarded before answering 413.
+///
+/// An HTTP/1.1 client that does not use `Expect: 100-continue` only reads the
+/// answer once it has sent its body; closing on it mid-body makes it see a broken
+/// pipe instead of the 413. Up to this many bytes are therefore drained (within the
+/// request timeout); beyond it the connection is closed.
+const DRAIN_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// Refuses a declared body larger than `max_body_bytes` without handing it to any
+/// handler (413); bodies without a length are cut at the same limit by the extractors.
+pub(crate) async fn body_limit(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    use http_body_util::BodyExt as _;
     let limit = state.settings().max_body_bytes;
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return ApiError::PayloadTooLarge { limit }.into_response();
+    let Some(declared) = declared.filter(|n| *n > limit as u64) else {
+        return next.run(req).await;
+    };
+    if declared <= DRAIN_LIMIT {
+        let mut body = req.into_body();
+        while let Some(Ok(_)) = body.frame().await {}
     }
-    next.run(req).await
+    let mut resp = ApiError::PayloadTooLarge { limit }.into_response();
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
 }
 
 /// 404 for every path no route matches.

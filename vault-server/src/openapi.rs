@@ -49,7 +49,9 @@ impl Modify for BearerAuth {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("account token `kv_…` (or the bootstrap token `kvb_…` for the first admin)"))
+                    .description(Some(
+                        "account token `kv_…` (or the bootstrap token `kvb_…` for the first admin)",
+                    ))
                     .build(),
             ),
         );

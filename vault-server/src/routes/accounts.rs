@@ -258,7 +258,13 @@ pub(crate) async fn create_account(
                 _ => "error",
             };
             state
-                .audit(record(caller, &auth.purpose.0, "account.create", outcome, vec![]))
+                .audit(record(
+                    caller,
+                    &auth.purpose.0,
+                    "account.create",
+                    outcome,
+                    vec![],
+                ))
                 .await?;
             return Err(e);
         }
@@ -307,7 +313,13 @@ pub(crate) async fn disable_account(
         Err(_) => "error",
     };
     state
-        .audit(record(&auth.caller, &auth.purpose.0, "account.disable", outcome, vec![id.to_string()]))
+        .audit(record(
+            &auth.caller,
+            &auth.purpose.0,
+            "account.disable",
+            outcome,
+            vec![id.to_string()],
+        ))
         .await?;
     r?;
     Ok(StatusCode::NO_CONTENT)
@@ -336,7 +348,10 @@ pub(crate) async fn issue_token(
     let id = account_id(&id)?;
     let now = Utc::now();
     if body.expires_at.is_some_and(|e| e <= now) {
-        return Err(ApiError::Validation(vec![FieldProblem::new("expires_at", "in_past")]));
+        return Err(ApiError::Validation(vec![FieldProblem::new(
+            "expires_at",
+            "in_past",
+        )]));
     }
     let expires = body
         .expires_at
@@ -351,7 +366,13 @@ pub(crate) async fn issue_token(
     }
     let outcome = if r.is_ok() { "ok" } else { "error" };
     state
-        .audit(record(&auth.caller, &auth.purpose.0, "account.token.issue", outcome, subjects))
+        .audit(record(
+            &auth.caller,
+            &auth.purpose.0,
+            "account.token.issue",
+            outcome,
+            subjects,
+        ))
         .await?;
     let t = r?;
     Ok((
@@ -385,7 +406,13 @@ pub(crate) async fn revoke_account(
     let r = state.accounts().revoke_account_tokens(id).await;
     let outcome = if r.is_ok() { "ok" } else { "error" };
     state
-        .audit(record(&auth.caller, &auth.purpose.0, "account.revoke", outcome, vec![id.to_string()]))
+        .audit(record(
+            &auth.caller,
+            &auth.purpose.0,
+            "account.revoke",
+            outcome,
+            vec![id.to_string()],
+        ))
         .await?;
     let s = r?;
     Ok(Json(RevokeResponse {
@@ -414,7 +441,11 @@ pub(crate) async fn revoke_tenant(
     let r = state.accounts().revoke_tenant_tokens(&prefecture).await;
     let ok = r.is_ok();
     // Only a valid prefecture code is recorded as a subject.
-    let subjects = if ok { vec![format!("prefecture:{prefecture}")] } else { vec![] };
+    let subjects = if ok {
+        vec![format!("prefecture:{prefecture}")]
+    } else {
+        vec![]
+    };
     state
         .audit(record(
             &auth.caller,
@@ -457,7 +488,13 @@ pub(crate) async fn roster(
     };
     let accounts = state.accounts().roster(after, page.limit).await?;
     state
-        .audit(record(&auth.caller, &auth.purpose.0, "account.roster", "ok", vec![]))
+        .audit(record(
+            &auth.caller,
+            &auth.purpose.0,
+            "account.roster",
+            "ok",
+            vec![],
+        ))
         .await?;
     let next_cursor = (accounts.len() == page.limit as usize)
         .then(|| accounts.last().map(|a| a.id.to_string()))

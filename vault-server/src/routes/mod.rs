@@ -51,7 +51,13 @@ impl ApiRoutes {
         }
     }
 
-    fn add<H, T>(mut self, method: Method, filter: MethodFilter, path: &'static str, handler: H) -> Self
+    fn add<H, T>(
+        mut self,
+        method: Method,
+        filter: MethodFilter,
+        path: &'static str,
+        handler: H,
+    ) -> Self
     where
         H: Handler<T, AppState>,
         T: 'static,

@@ -62,7 +62,11 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Status>
     let sql_pg = "INSERT INTO vault_meta (key, value) VALUES ('readyz_probe', $1) \
                   ON CONFLICT (key) DO UPDATE SET value = excluded.value";
     let r = match state.backend() {
-        Backend::Sqlite(p) => sqlx::query(sql_sqlite).bind(now).execute(p).await.map(|_| ()),
+        Backend::Sqlite(p) => sqlx::query(sql_sqlite)
+            .bind(now)
+            .execute(p)
+            .await
+            .map(|_| ()),
         Backend::Postgres(p) => sqlx::query(sql_pg).bind(now).execute(p).await.map(|_| ()),
     };
     match r {
