@@ -592,3 +592,53 @@ fn shortening_the_meister_inactivity_period_is_shown() {
     .unwrap();
     assert_eq!(impact[0].due_now(), 1);
 }
+
+// ---- no record values in outputs ---------------------------------------------------------
+
+#[test]
+fn plans_execution_sets_and_impacts_carry_no_clock_dates() {
+    // A distinctive pass date and fiscal-year end, seeded and searched for.
+    let seeded = ["1987-11-23", "2013-03-31"];
+    let rules = [applications_5y()];
+    let candidates = [
+        application(1, 10, 2012),
+        candidate(2, 20, Target::Qualification, Some(date(1987, 11, 23))),
+    ];
+    let p = plan(&rules, &candidates, date(2026, 4, 1));
+    assert_eq!(p.record_count(), 1);
+    let a = approved(p);
+    let set = recheck(
+        &a,
+        &rules,
+        &candidates,
+        &LegalHolds::new(),
+        date(2026, 4, 2),
+    )
+    .unwrap();
+    let mut shorter = applications_5y();
+    shorter.period = Period::years(1);
+    let impact = shortened_impact(
+        &rules,
+        &[shorter],
+        &[application(3, 30, 2024)],
+        date(2026, 4, 2),
+    )
+    .unwrap();
+    assert_eq!(impact.len(), 1);
+    let outputs = [
+        serde_json::to_string(a.plan()).unwrap(),
+        format!("{:?}", a.plan()),
+        serde_json::to_string(&set).unwrap(),
+        format!("{set:?}"),
+        serde_json::to_string(&impact).unwrap(),
+        format!("{impact:?}"),
+        format!("{candidates:?}"),
+    ];
+    for out in &outputs {
+        for value in seeded {
+            assert!(!out.contains(value), "{value} found in {out}");
+        }
+    }
+    // The FY2024 application's clock date must not show in the impact either.
+    assert!(!outputs[4].contains("2025-03-31"));
+}
