@@ -8,9 +8,9 @@ use ring::rand::SystemRandom;
 use ring::signature::{Ed25519KeyPair, KeyPair};
 use serde_json::Value;
 use vault_core::retention::{
-    approve, build_plan, read_verified_certificate, recheck, verify_certificate, ApprovedPlan,
-    AuditSeqRange, CertificateError, CertificateSigner, ErasureCertificate, ExecutionSet,
-    LegalHolds, Period, RetentionAction, Target, CERTIFICATE_FORMAT, RETENTION_APPROVER_ROLE,
+    read_verified_certificate, recheck, verify_certificate, ApprovedPlan, AuditSeqRange,
+    CertificateError, CertificateSigner, ErasureCertificate, ExecutionSet, LegalHolds, Period,
+    RetentionAction, Target, CERTIFICATE_FORMAT,
 };
 
 /// A throw-away Ed25519 signer (the service adapts the keyring's audit signer).
@@ -55,15 +55,7 @@ fn executed_run() -> (ApprovedPlan, ExecutionSet) {
         application(3, 30, 2015),
         candidate(4, 40, Target::Meister, Some(date(2020, 1, 1))),
     ];
-    let plan = build_plan(
-        &rules,
-        &candidates,
-        &LegalHolds::new(),
-        date(2026, 4, 1),
-        CREATOR,
-    )
-    .unwrap();
-    let approved = approve(plan, APPROVER, &[RETENTION_APPROVER_ROLE]).unwrap();
+    let approved = approved_plan(&rules, &candidates, date(2026, 4, 1));
     let holds: LegalHolds = [id(3)].into_iter().collect();
     let set = recheck(&approved, &rules, &candidates, &holds, date(2026, 4, 2)).unwrap();
     (approved, set)
@@ -277,25 +269,10 @@ fn certificate_with_a_reversed_audit_range_is_refused() {
 fn a_rule_whose_records_were_all_skipped_is_listed_with_count_zero() {
     let rules = [applications_5y()];
     let candidates = [application(1, 10, 2020)];
-    let plan = build_plan(
-        &rules,
-        &candidates,
-        &LegalHolds::new(),
-        date(2026, 4, 1),
-        CREATOR,
-    )
-    .unwrap();
-    let approved = approve(plan, APPROVER, &[RETENTION_APPROVER_ROLE]).unwrap();
+    let approved = approved_plan(&rules, &candidates, date(2026, 4, 1));
     let mut longer = applications_5y();
     longer.period = Period::years(6);
-    let set = recheck(
-        &approved,
-        &[longer],
-        &candidates,
-        &LegalHolds::new(),
-        date(2026, 4, 1),
-    )
-    .unwrap();
+    let set = recheck_without_holds(&approved, &[longer], &candidates, date(2026, 4, 1));
     let cert = ErasureCertificate::new(&approved, &set, EXECUTOR, Utc::now(), RANGE).unwrap();
     assert_eq!(cert.rules[0].count, 0);
     assert_eq!(cert.skipped, 1);

@@ -362,15 +362,8 @@ fn a_stored_approval_is_not_restored_when_the_approver_lost_the_role() {
 fn recheck_keeps_records_still_due() {
     let rules = [applications_5y()];
     let candidates = [application(1, 10, 2015)];
-    let a = approved(plan(&rules, &candidates, date(2026, 4, 1)));
-    let set = recheck(
-        &a,
-        &rules,
-        &candidates,
-        &LegalHolds::new(),
-        date(2026, 4, 2),
-    )
-    .unwrap();
+    let a = approved_plan(&rules, &candidates, date(2026, 4, 1));
+    let set = recheck_without_holds(&a, &rules, &candidates, date(2026, 4, 2));
     assert!(set.contains(Target::Application, id(10)));
     assert!(set.skipped().is_empty());
     assert_eq!(set.plan_id(), a.plan().id);
@@ -379,18 +372,11 @@ fn recheck_keeps_records_still_due() {
 #[test]
 fn recheck_skips_a_record_whose_rule_got_longer() {
     let candidates = [application(1, 10, 2020), application(2, 20, 2010)];
-    let a = approved(plan(&[applications_5y()], &candidates, date(2026, 4, 1)));
+    let a = approved_plan(&[applications_5y()], &candidates, date(2026, 4, 1));
     assert_eq!(a.plan().record_count(), 2);
     let mut longer = applications_5y();
     longer.period = Period::years(10);
-    let set = recheck(
-        &a,
-        &[longer],
-        &candidates,
-        &LegalHolds::new(),
-        date(2026, 4, 2),
-    )
-    .unwrap();
+    let set = recheck_without_holds(&a, &[longer], &candidates, date(2026, 4, 2));
     assert!(!set.contains(Target::Application, id(10)));
     assert!(set.contains(Target::Application, id(20)));
     assert_eq!(set.skipped().len(), 1);
@@ -402,7 +388,7 @@ fn recheck_skips_a_record_whose_rule_got_longer() {
 fn recheck_skips_a_subject_held_after_approval() {
     let rules = [applications_5y()];
     let candidates = [application(1, 10, 2015), application(2, 20, 2015)];
-    let a = approved(plan(&rules, &candidates, date(2026, 4, 1)));
+    let a = approved_plan(&rules, &candidates, date(2026, 4, 1));
     let holds: LegalHolds = [id(1)].into_iter().collect();
     let set = recheck(&a, &rules, &candidates, &holds, date(2026, 4, 2)).unwrap();
     assert!(!set.contains(Target::Application, id(10)));
@@ -416,8 +402,8 @@ fn recheck_skips_a_record_whose_clock_moved_later() {
     let rules = [my_number_5y()];
     let then = [candidate(1, 100, Target::MyNumber, Some(date(2021, 3, 31)))];
     let now = [candidate(1, 100, Target::MyNumber, Some(date(2026, 3, 31)))];
-    let a = approved(plan(&rules, &then, date(2026, 4, 1)));
-    let set = recheck(&a, &rules, &now, &LegalHolds::new(), date(2026, 4, 2)).unwrap();
+    let a = approved_plan(&rules, &then, date(2026, 4, 1));
+    let set = recheck_without_holds(&a, &rules, &now, date(2026, 4, 2));
     assert_eq!(set.record_count(), 0);
     assert_eq!(set.skipped()[0].reason, SkipReason::NotDue);
 }
@@ -426,15 +412,8 @@ fn recheck_skips_a_record_whose_clock_moved_later() {
 fn recheck_before_the_due_day_skips_a_plan_made_for_a_later_day() {
     let rules = [applications_5y()];
     let candidates = [application(1, 10, 2020)];
-    let a = approved(plan(&rules, &candidates, date(2026, 4, 1)));
-    let set = recheck(
-        &a,
-        &rules,
-        &candidates,
-        &LegalHolds::new(),
-        date(2026, 3, 31),
-    )
-    .unwrap();
+    let a = approved_plan(&rules, &candidates, date(2026, 4, 1));
+    let set = recheck_without_holds(&a, &rules, &candidates, date(2026, 3, 31));
     assert_eq!(set.record_count(), 0);
     assert_eq!(set.skipped()[0].reason, SkipReason::NotDue);
 }
@@ -443,9 +422,9 @@ fn recheck_before_the_due_day_skips_a_plan_made_for_a_later_day() {
 fn recheck_skips_records_that_are_gone_or_changed_subject() {
     let rules = [applications_5y()];
     let candidates = [application(1, 10, 2015), application(2, 20, 2015)];
-    let a = approved(plan(&rules, &candidates, date(2026, 4, 1)));
+    let a = approved_plan(&rules, &candidates, date(2026, 4, 1));
     let now = [application(3, 20, 2015)];
-    let set = recheck(&a, &rules, &now, &LegalHolds::new(), date(2026, 4, 2)).unwrap();
+    let set = recheck_without_holds(&a, &rules, &now, date(2026, 4, 2));
     let reasons: Vec<_> = set
         .skipped()
         .iter()
@@ -463,19 +442,12 @@ fn recheck_skips_records_that_are_gone_or_changed_subject() {
 #[test]
 fn recheck_skips_everything_when_the_rule_was_removed_or_its_action_changed() {
     let candidates = [application(1, 10, 2015)];
-    let a = approved(plan(&[applications_5y()], &candidates, date(2026, 4, 1)));
-    let removed = recheck(&a, &[], &candidates, &LegalHolds::new(), date(2026, 4, 2)).unwrap();
+    let a = approved_plan(&[applications_5y()], &candidates, date(2026, 4, 1));
+    let removed = recheck_without_holds(&a, &[], &candidates, date(2026, 4, 2));
     assert_eq!(removed.skipped()[0].reason, SkipReason::RuleRemoved);
     let mut keep = applications_5y();
     keep.action = RetentionAction::Keep;
-    let changed = recheck(
-        &a,
-        &[keep],
-        &candidates,
-        &LegalHolds::new(),
-        date(2026, 4, 2),
-    )
-    .unwrap();
+    let changed = recheck_without_holds(&a, &[keep], &candidates, date(2026, 4, 2));
     assert_eq!(changed.skipped()[0].reason, SkipReason::ActionChanged);
     assert_eq!(changed.record_count(), 0);
 }
@@ -483,7 +455,7 @@ fn recheck_skips_everything_when_the_rule_was_removed_or_its_action_changed() {
 #[test]
 fn recheck_never_adds_records_that_are_not_in_the_plan() {
     let candidates = [application(1, 10, 2015), application(2, 20, 2022)];
-    let a = approved(plan(&[applications_5y()], &candidates, date(2026, 4, 1)));
+    let a = approved_plan(&[applications_5y()], &candidates, date(2026, 4, 1));
     assert_eq!(a.plan().record_count(), 1);
     // The rule got shorter and a new record appeared: both are due now, neither is planned.
     let mut shorter = applications_5y();
@@ -493,7 +465,7 @@ fn recheck_never_adds_records_that_are_not_in_the_plan() {
         application(2, 20, 2022),
         application(3, 30, 2015),
     ];
-    let set = recheck(&a, &[shorter], &now, &LegalHolds::new(), date(2026, 4, 2)).unwrap();
+    let set = recheck_without_holds(&a, &[shorter], &now, date(2026, 4, 2));
     assert_eq!(set.record_count(), 1);
     assert!(set.contains(Target::Application, id(10)));
 }
@@ -607,14 +579,7 @@ fn plans_execution_sets_and_impacts_carry_no_clock_dates() {
     let p = plan(&rules, &candidates, date(2026, 4, 1));
     assert_eq!(p.record_count(), 1);
     let a = approved(p);
-    let set = recheck(
-        &a,
-        &rules,
-        &candidates,
-        &LegalHolds::new(),
-        date(2026, 4, 2),
-    )
-    .unwrap();
+    let set = recheck_without_holds(&a, &rules, &candidates, date(2026, 4, 2));
     let mut shorter = applications_5y();
     shorter.period = Period::years(1);
     let impact = shortened_impact(

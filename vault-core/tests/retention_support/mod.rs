@@ -3,7 +3,10 @@
 
 use chrono::NaiveDate;
 use uuid::Uuid;
-use vault_core::retention::{Candidate, ClockEvent, Period, RetentionAction, RuleSpec, Target};
+use vault_core::retention::{
+    approve, build_plan, recheck, ApprovedPlan, Candidate, ClockEvent, ExecutionSet, LegalHolds,
+    Period, RetentionAction, RuleSpec, Target, RETENTION_APPROVER_ROLE,
+};
 
 pub const CREATOR: &str = "operator-sato";
 pub const APPROVER: &str = "approver-suzuki";
@@ -95,4 +98,24 @@ pub fn application(subject: u128, record: u128, fy: i32) -> Candidate {
         Target::Application,
         Some(date(fy + 1, 3, 31)),
     )
+}
+
+/// A plan made by [`CREATOR`] without holds, approved by [`APPROVER`].
+pub fn approved_plan(
+    rules: &[RuleSpec],
+    candidates: &[Candidate],
+    as_of: NaiveDate,
+) -> ApprovedPlan {
+    let plan = build_plan(rules, candidates, &LegalHolds::new(), as_of, CREATOR).unwrap();
+    approve(plan, APPROVER, &[RETENTION_APPROVER_ROLE]).unwrap()
+}
+
+/// The execution-time re-check with no holds.
+pub fn recheck_without_holds(
+    approved: &ApprovedPlan,
+    rules: &[RuleSpec],
+    candidates: &[Candidate],
+    now: NaiveDate,
+) -> ExecutionSet {
+    recheck(approved, rules, candidates, &LegalHolds::new(), now).unwrap()
 }
