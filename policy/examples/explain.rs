@@ -13,6 +13,9 @@ fn main() {
     };
     print!(
         "{}",
-        policy.explain(args.get(1).map(String::as_str), args.get(2).map(String::as_str))
+        policy.explain(
+            args.get(1).map(String::as_str),
+            args.get(2).map(String::as_str)
+        )
     );
 }
