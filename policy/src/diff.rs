@@ -349,6 +349,26 @@ fn join<T: fmt::Display>(items: &[T]) -> String {
         .join(", ")
 }
 
+/// Groups per-action class changes so that actions changing alike print on one line:
+/// (whether the actions are new/removed as a whole, the actions, the classes).
+fn grouped(
+    per_action: &[(Action, Vec<FieldClass>)],
+    whole_actions: &[Action],
+) -> Vec<(bool, Vec<Action>, Vec<FieldClass>)> {
+    let mut groups: Vec<(bool, Vec<Action>, Vec<FieldClass>)> = Vec::new();
+    for (action, classes) in per_action {
+        let whole = whole_actions.contains(action);
+        match groups
+            .iter_mut()
+            .find(|(w, _, c)| *w == whole && c == classes)
+        {
+            Some(group) => group.1.push(*action),
+            None => groups.push((whole, vec![*action], classes.clone())),
+        }
+    }
+    groups
+}
+
 fn rule_text(r: &RetentionRule) -> String {
     format!("{}, then {}", r.period(), r.action())
 }
@@ -396,21 +416,20 @@ impl fmt::Display for PolicyDiff {
         if self.access.iter().any(AccessChange::grants_more) {
             writeln!(f, "\nAccess GRANTED")?;
             for c in self.access.iter().filter(|c| c.grants_more()) {
-                for (action, classes) in &c.classes_added {
-                    let new_action = c.actions_added.contains(action);
+                for (new_action, actions, classes) in grouped(&c.classes_added, &c.actions_added) {
                     writeln!(
                         f,
-                        "  + {} × {} × {}: {}{} {}",
+                        "  + {} × {} × {}: {} {} {}",
                         c.role,
                         c.purpose,
                         c.kind,
-                        action,
+                        join(&actions),
                         if new_action {
-                            " (new action) on"
+                            "(new action) on"
                         } else {
-                            " now also on"
+                            "now also on"
                         },
-                        join(classes)
+                        join(&classes)
                     )?;
                 }
             }
@@ -418,21 +437,20 @@ impl fmt::Display for PolicyDiff {
         if self.access.iter().any(AccessChange::grants_less) {
             writeln!(f, "\nAccess removed")?;
             for c in self.access.iter().filter(|c| c.grants_less()) {
-                for (action, classes) in &c.classes_removed {
-                    let gone = c.actions_removed.contains(action);
+                for (gone, actions, classes) in grouped(&c.classes_removed, &c.actions_removed) {
                     writeln!(
                         f,
-                        "  - {} × {} × {}: {}{} {}",
+                        "  - {} × {} × {}: {} {} {}",
                         c.role,
                         c.purpose,
                         c.kind,
-                        action,
+                        join(&actions),
                         if gone {
-                            " (action removed) was on"
+                            "(action removed) was on"
                         } else {
-                            " no longer on"
+                            "no longer on"
                         },
-                        join(classes)
+                        join(&classes)
                     )?;
                 }
             }
