@@ -48,6 +48,11 @@ impl Role {
     pub fn personal_data(&self) -> bool {
         self.personal_data
     }
+
+    /// The line of the policy file where the role is declared.
+    pub fn line(&self) -> usize {
+        self.line
+    }
 }
 
 /// A purpose of use (利用目的) a caller states with each request (`Vault-Purpose`).
@@ -74,6 +79,11 @@ impl Purpose {
     pub fn description(&self) -> &str {
         &self.description
     }
+
+    /// The line of the policy file where the purpose is declared.
+    pub fn line(&self) -> usize {
+        self.line
+    }
 }
 
 /// One view rule of a grant: on these record kinds, these actions, over these field classes.
@@ -99,6 +109,11 @@ impl ViewRule {
     /// The field classes the rule opens.
     pub fn classes(&self) -> &BTreeSet<FieldClass> {
         &self.classes
+    }
+
+    /// The line of the policy file where the view starts.
+    pub fn line(&self) -> usize {
+        self.line
     }
 
     /// Whether the rule applies to `action` on records of `kind`.
