@@ -46,6 +46,8 @@ macro_rules! named_enum {
     };
 }
 
+pub(crate) use named_enum;
+
 /// A name that is not part of the vocabulary. Carries only the kind of name, never the input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {what}")]
@@ -178,4 +180,42 @@ pub struct FieldRef {
     pub name: &'static str,
     /// The class the policy grants.
     pub class: FieldClass,
+}
+
+named_enum! {
+    /// Permissions for operations that touch no personal field values (accounts, audit, keys,
+    /// retention, de-identified exports). The policy grants them to role × purpose pairs.
+    Capability {
+        /// Create, disable and re-key accounts; issue tokens (アカウント管理).
+        ManageAccounts => "manage_accounts",
+        /// Read audit events, verify the chain, read the account roster (アクセス記録の確認).
+        ReadAudit => "read_audit",
+        /// Run incident impact reports and notification lists (漏えい等の影響範囲の特定).
+        IncidentReport => "incident_report",
+        /// Rotate and retire keys, see key status (鍵管理).
+        ManageKeys => "manage_keys",
+        /// Create retention plans (dry runs) (廃棄計画の作成).
+        PlanRetention => "plan_retention",
+        /// Approve a retention plan made by someone else (廃棄の承認; second person).
+        ApproveRetention => "approve_retention",
+        /// Execute an approved retention plan (廃棄の実行).
+        ExecuteRetention => "execute_retention",
+        /// Place and lift legal holds on subjects (保存の指示).
+        ManageHolds => "manage_holds",
+        /// Produce de-identified exports (統計用の匿名化データ).
+        ExportDeidentified => "export_deidentified",
+        /// Approve a bulk export requested by someone else (second person).
+        ApproveExport => "approve_export",
+    }
+}
+
+impl Capability {
+    /// Whether this capability is a second-person approval, which separation of duties keeps
+    /// away from roles that see personal data.
+    pub fn is_approval(self) -> bool {
+        matches!(
+            self,
+            Capability::ApproveRetention | Capability::ApproveExport
+        )
+    }
 }

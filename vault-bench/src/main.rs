@@ -1,0 +1,149 @@
+//! `vault-bench`: benchmark scenarios for kentei-vault, one subcommand each.
+//! Today only `generate` (synthetic NDJSON input for the other scenarios).
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand};
+use vault_bench::{Generator, GeneratorConfig, NdjsonJob, WriteStats, MAX_EXAMINEES};
+
+#[derive(Parser)]
+#[command(name = "vault-bench", version, about = "Benchmarks for kentei-vault")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write a deterministic synthetic population as NDJSON (one examinee or meister per line).
+    Generate(GenerateArgs),
+}
+
+#[derive(Args)]
+struct GenerateArgs {
+    /// Number of examinees (受検者) to write.
+    #[arg(long)]
+    examinees: u64,
+    /// Number of ものづくりマイスター to write after the examinees.
+    #[arg(long, default_value_t = 0)]
+    meisters: u64,
+    /// Seed: the same seed gives byte-identical output.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Output file, or `-` for standard output.
+    #[arg(long, default_value = "-")]
+    out: String,
+    /// Index of the first examinee and meister: a later batch with the same seed
+    /// continues the population without repeating ids or My Numbers.
+    #[arg(long, default_value_t = 0)]
+    first_index: u64,
+    /// Share of foreign technical intern trainees, in per mille.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    foreign_permille: u32,
+    /// Leave out 受検管理 results.
+    #[arg(long)]
+    no_results: bool,
+    /// Leave out 技能士 qualifications.
+    #[arg(long)]
+    no_qualifications: bool,
+    /// Rendering threads (default: available cores). Does not change the output.
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Generate(args) => generate(args),
+    }
+}
+
+fn generate(args: GenerateArgs) -> ExitCode {
+    let last = args.first_index.checked_add(args.examinees);
+    if last.is_none_or(|last| last > MAX_EXAMINEES) {
+        eprintln!("vault-bench: --first-index + --examinees must not exceed {MAX_EXAMINEES}");
+        return ExitCode::from(2);
+    }
+    let mut config = GeneratorConfig::new(args.seed);
+    config.foreign_trainee_permille = args.foreign_permille;
+    config.results = !args.no_results;
+    config.qualifications = !args.no_qualifications;
+    let generator = Generator::new(config);
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let job = NdjsonJob::new(
+        args.first_index..args.first_index + args.examinees,
+        args.first_index..args.first_index.saturating_add(args.meisters),
+    )
+    .with_threads(threads);
+
+    let out: Box<dyn Write> = if args.out == "-" {
+        Box::new(io::stdout().lock())
+    } else {
+        match File::create(PathBuf::from(&args.out)) {
+            Ok(f) => Box::new(f),
+            Err(e) => {
+                eprintln!("vault-bench: cannot create {}: {e}", args.out);
+                return ExitCode::from(1);
+            }
+        }
+    };
+    let out = BufWriter::with_capacity(1 << 20, out);
+
+    let started = Instant::now();
+    let total_lines = args.examinees + args.meisters;
+    let show_progress = io::stderr().is_terminal();
+    let mut last_report = started;
+    let result = generator.write_ndjson(&job, out, |stats| {
+        if show_progress && last_report.elapsed() >= Duration::from_secs(1) {
+            last_report = Instant::now();
+            let done = stats.examinees + stats.meisters;
+            eprint!(
+                "\r{done}/{total_lines} lines ({:.0}%)",
+                100.0 * done as f64 / total_lines.max(1) as f64
+            );
+        }
+    });
+    if show_progress {
+        eprint!("\r\x1b[K");
+    }
+    match result {
+        Ok(stats) => {
+            report(&stats, started.elapsed(), threads);
+            ExitCode::SUCCESS
+        }
+        // A reader such as `head` closing the pipe is not a failure of ours.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vault-bench: writing {} failed: {e}", args.out);
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn report(stats: &WriteStats, elapsed: Duration, threads: usize) {
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    eprintln!(
+        "generated {} examinees ({} applications, {} results, {} qualifications) and {} meisters ({} activities)",
+        stats.examinees,
+        stats.applications,
+        stats.results,
+        stats.qualifications,
+        stats.meisters,
+        stats.activities
+    );
+    eprintln!(
+        "{} bytes in {:.2} s with {} thread(s): {:.0} examinees/s, {:.0} lines/s, {:.1} MiB/s",
+        stats.bytes,
+        secs,
+        threads,
+        stats.examinees as f64 / secs,
+        (stats.examinees + stats.meisters) as f64 / secs,
+        stats.bytes as f64 / secs / (1024.0 * 1024.0)
+    );
+}
