@@ -1,64 +1,15 @@
-//! Which roles may state which purposes and call which administrative routes.
+//! Which roles may state which purposes and call which administrative routes,
+//! decided by the policy (`vault_policy::Policy`, loaded from `policy_file` or the
+//! built-in default).
 //!
-//! Until the `vault-policy` crate's loader and decision functions are merged, this
-//! module carries the role and purpose names of POLICY.md and the administrative
-//! capabilities of the server. It is the one place to switch over to
-//! `vault_policy::Policy` (`may_state_purpose`, `has_capability`) once available.
+//! The server's routes ask for a [`Capability`]; each maps onto the policy's
+//! capabilities: managing accounts needs `manage_accounts`; the roster needs
+//! `read_audit` or `manage_accounts`; an emergency revoke needs `manage_accounts` or
+//! `incident_report`.
 
-use std::collections::BTreeSet;
+use std::sync::Arc;
 
-/// The role names of the default policy (POLICY.md), part of the contract.
-pub const ROLES: [&str; 9] = [
-    "admin",
-    "exam_staff",
-    "exam_system",
-    "identity_verifier",
-    "meister_coordinator",
-    "security_officer",
-    "operator",
-    "retention_approver",
-    "statistician",
-];
-
-/// The purpose names of the default policy (POLICY.md).
-pub const PURPOSES: [&str; 13] = [
-    "exam_administration",
-    "identity_verification",
-    "result_notification",
-    "certificate_issuance",
-    "system_sync",
-    "meister_dispatch",
-    "disclosure_request",
-    "audit_review",
-    "incident_response",
-    "retention",
-    "key_management",
-    "account_management",
-    "statistics",
-];
-
-/// Purposes each role may state (the default policy's role x purpose pairs, plus the
-/// administrative purposes of the roles that read no personal data).
-const ROLE_PURPOSES: &[(&str, &[&str])] = &[
-    ("admin", &["account_management", "incident_response"]),
-    (
-        "exam_staff",
-        &[
-            "exam_administration",
-            "result_notification",
-            "certificate_issuance",
-            "identity_verification",
-            "disclosure_request",
-        ],
-    ),
-    ("exam_system", &["system_sync", "exam_administration"]),
-    ("identity_verifier", &["identity_verification"]),
-    ("meister_coordinator", &["meister_dispatch"]),
-    ("security_officer", &["audit_review", "incident_response"]),
-    ("operator", &["key_management", "retention"]),
-    ("retention_approver", &["retention"]),
-    ("statistician", &["statistics"]),
-];
+use vault_policy::{Capability as PolicyCapability, Policy};
 
 /// Administrative capabilities of the server's own routes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,64 +23,78 @@ pub enum Capability {
     EmergencyRevoke,
 }
 
-/// (role, purpose) pairs that grant each capability.
-fn grants(cap: Capability) -> &'static [(&'static str, &'static str)] {
-    match cap {
-        Capability::ManageAccounts => &[("admin", "account_management")],
-        Capability::ViewRoster => &[
-            ("admin", "account_management"),
-            ("security_officer", "audit_review"),
-            ("security_officer", "incident_response"),
-        ],
-        Capability::EmergencyRevoke => &[
-            ("admin", "account_management"),
-            ("admin", "incident_response"),
-            ("security_officer", "incident_response"),
-        ],
+impl Capability {
+    /// Policy capabilities any one of which grants this one.
+    fn granted_by(self) -> &'static [PolicyCapability] {
+        match self {
+            Capability::ManageAccounts => &[PolicyCapability::ManageAccounts],
+            Capability::ViewRoster => &[
+                PolicyCapability::ReadAudit,
+                PolicyCapability::ManageAccounts,
+            ],
+            Capability::EmergencyRevoke => &[
+                PolicyCapability::ManageAccounts,
+                PolicyCapability::IncidentReport,
+            ],
+        }
     }
 }
 
 /// The policy as the server sees it: known roles and purposes and the checks on them.
 #[derive(Clone, Debug)]
 pub struct PolicyView {
-    roles: BTreeSet<String>,
-    purposes: BTreeSet<String>,
+    policy: Arc<Policy>,
 }
 
 impl Default for PolicyView {
     fn default() -> Self {
-        PolicyView {
-            roles: ROLES.iter().map(|r| (*r).to_owned()).collect(),
-            purposes: PURPOSES.iter().map(|p| (*p).to_owned()).collect(),
-        }
+        PolicyView::new(Policy::default_policy())
     }
 }
 
 impl PolicyView {
+    /// A view of `policy`.
+    pub fn new(policy: Policy) -> PolicyView {
+        PolicyView {
+            policy: Arc::new(policy),
+        }
+    }
+
+    /// The underlying policy (for the record facade's decisions).
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
     /// Whether `role` exists in the policy.
     pub fn is_role(&self, role: &str) -> bool {
-        self.roles.contains(role)
+        self.policy.is_known_role(role)
     }
 
     /// Whether `purpose` exists in the policy.
     pub fn is_purpose(&self, purpose: &str) -> bool {
-        self.purposes.contains(purpose)
+        self.policy.is_known_purpose(purpose)
+    }
+
+    /// Whether one account may hold all of `roles` together: separation of duties
+    /// keeps roles that see personal data apart from approvers. Unknown roles are
+    /// reported separately (as `unknown_role`), so they pass here.
+    pub fn role_set_allowed(&self, roles: &[String]) -> bool {
+        !matches!(
+            self.policy.check_role_set(roles),
+            Err(vault_policy::RoleSetError::SeparationOfDuties { .. })
+        )
     }
 
     /// Whether any of `roles` may state `purpose`.
     pub fn may_state_purpose(&self, roles: &[String], purpose: &str) -> bool {
-        roles.iter().any(|r| {
-            ROLE_PURPOSES
-                .iter()
-                .any(|(role, ps)| role == r && ps.contains(&purpose))
-        })
+        self.policy.may_state_purpose(roles, purpose)
     }
 
-    /// Whether any of `roles`, acting for `purpose`, holds `cap`.
+    /// Whether `roles`, acting for `purpose`, hold `cap`.
     pub fn has_capability(&self, roles: &[String], purpose: &str, cap: Capability) -> bool {
-        grants(cap)
+        cap.granted_by()
             .iter()
-            .any(|(role, p)| *p == purpose && roles.iter().any(|r| r == role))
+            .any(|c| self.policy.has_capability(roles, purpose, *c))
     }
 }
 
@@ -141,8 +106,14 @@ mod tests {
         r.iter().map(|s| (*s).to_owned()).collect()
     }
 
+    const CAPS: [Capability; 3] = [
+        Capability::ManageAccounts,
+        Capability::ViewRoster,
+        Capability::EmergencyRevoke,
+    ];
+
     #[test]
-    fn admin_manages_accounts_only_for_account_management() {
+    fn admin_manages_accounts_for_account_management() {
         let p = PolicyView::default();
         assert!(p.has_capability(
             &roles(&["admin"]),
@@ -151,39 +122,54 @@ mod tests {
         ));
         assert!(!p.has_capability(
             &roles(&["admin"]),
-            "incident_response",
+            "audit_review",
             Capability::ManageAccounts
         ));
     }
 
     #[test]
+    fn security_officer_reads_roster_and_revokes_but_manages_no_account() {
+        let p = PolicyView::default();
+        let so = roles(&["security_officer"]);
+        assert!(p.has_capability(&so, "audit_review", Capability::ViewRoster));
+        assert!(p.has_capability(&so, "incident_response", Capability::EmergencyRevoke));
+        assert!(!p.has_capability(&so, "incident_response", Capability::ManageAccounts));
+    }
+
+    #[test]
     fn personal_data_roles_hold_no_account_capability() {
         let p = PolicyView::default();
-        for cap in [
-            Capability::ManageAccounts,
-            Capability::ViewRoster,
-            Capability::EmergencyRevoke,
-        ] {
-            for purpose in PURPOSES {
-                assert!(!p.has_capability(&roles(&["exam_staff", "exam_system"]), purpose, cap));
+        let staff = roles(&["exam_staff", "exam_system"]);
+        for cap in CAPS {
+            for purpose in p.policy().purposes() {
+                assert!(!p.has_capability(&staff, purpose.name(), cap));
             }
         }
     }
 
     #[test]
-    fn every_granted_pair_is_a_statable_purpose() {
+    fn reader_and_approver_roles_cannot_share_an_account() {
         let p = PolicyView::default();
-        for cap in [
-            Capability::ManageAccounts,
-            Capability::ViewRoster,
-            Capability::EmergencyRevoke,
+        assert!(!p.role_set_allowed(&roles(&["exam_staff", "retention_approver"])));
+        assert!(p.role_set_allowed(&roles(&["operator", "retention_approver"])));
+    }
+
+    #[test]
+    fn knows_the_contract_role_names() {
+        let p = PolicyView::default();
+        for r in [
+            "admin",
+            "exam_staff",
+            "exam_system",
+            "identity_verifier",
+            "meister_coordinator",
+            "security_officer",
+            "operator",
+            "retention_approver",
+            "statistician",
         ] {
-            for (role, purpose) in grants(cap) {
-                assert!(
-                    p.may_state_purpose(&roles(&[role]), purpose),
-                    "{role} {purpose}"
-                );
-            }
+            assert!(p.is_role(r), "{r}");
         }
+        assert!(!p.is_role("root"));
     }
 }

@@ -12,6 +12,9 @@ use serde_json::json;
 use vault_core::accounts::{AccountId, Accounts, CreatedBy, NewAccount};
 use vault_core::store::{connect, Backend, ConnectOptions};
 
+use vault_policy::Policy;
+
+use crate::authz::PolicyView;
 use crate::config::{Config, ConfigError, Overrides, CONFIG_FILE, KEYS};
 use crate::server::{self, ServeOptions};
 use crate::state::AppState;
@@ -340,16 +343,56 @@ async fn dispatch(cmd: Command) -> Result<(), CliError> {
     }
 }
 
+/// Loads a policy file for a `policy` subcommand; an invalid policy is a runtime
+/// failure (exit 1) whose message names each line and problem.
+fn load_policy_file(path: &Path) -> Result<Policy, CliError> {
+    Policy::load(path).map_err(|e| CliError::Runtime(format!("invalid policy:\n{e}")))
+}
+
+/// The policy in force for `cfg`: its `policy_file`, or the built-in default. A bad
+/// policy refuses the command (exit 2) with the policy's own line-numbered messages.
+fn policy_of(cfg: &Config) -> Result<PolicyView, CliError> {
+    match &cfg.policy_file {
+        None => Ok(PolicyView::default()),
+        Some(p) => Policy::load(p)
+            .map(PolicyView::new)
+            .map_err(|e| CliError::Usage(format!("the policy_file is not a valid policy:\n{e}"))),
+    }
+}
+
 fn policy(cmd: PolicyCmd) -> Result<(), CliError> {
-    // Wired to vault_policy (Policy::load, explain, diff) when the policy crate is merged.
-    let what = match cmd {
-        PolicyCmd::Check { .. } => "policy check",
-        PolicyCmd::Explain { .. } => "policy explain",
-        PolicyCmd::Diff { .. } => "policy diff",
-    };
-    Err(CliError::Runtime(format!(
-        "{what} is not available in this build: the policy loader is not yet part of it"
-    )))
+    match cmd {
+        PolicyCmd::Check { file } => {
+            let p = load_policy_file(&file)?;
+            print_json(&json!({
+                "ok": true,
+                "policy": p.origin(),
+                "roles": p.roles().len(),
+                "purposes": p.purposes().len(),
+                "grants": p.grants().len(),
+                "retention_rules": p.retention_rules().len(),
+            }));
+            Ok(())
+        }
+        PolicyCmd::Explain {
+            role,
+            purpose,
+            file,
+        } => {
+            let p = match file {
+                Some(f) => load_policy_file(&f)?,
+                None => Policy::default_policy(),
+            };
+            print!("{}", p.explain(role.as_deref(), purpose.as_deref()));
+            Ok(())
+        }
+        PolicyCmd::Diff { old, new } => {
+            let old = load_policy_file(&old)?;
+            let new = load_policy_file(&new)?;
+            print!("{}", vault_policy::diff(&old, &new));
+            Ok(())
+        }
+    }
 }
 
 fn os_user() -> String {
@@ -359,7 +402,6 @@ fn os_user() -> String {
 }
 
 async fn accounts(cmd: AccountsCmd) -> Result<(), CliError> {
-    let policy = crate::authz::PolicyView::default();
     match cmd {
         AccountsCmd::Create {
             dir,
@@ -371,6 +413,14 @@ async fn accounts(cmd: AccountsCmd) -> Result<(), CliError> {
             expires_at,
         } => {
             let cfg = load_config(&dir, &db_overrides(&db))?;
+            let policy = policy_of(&cfg)?;
+            if !policy.role_set_allowed(&roles) {
+                return Err(CliError::Usage(
+                    "invalid account: roles (separation_of_duties): a role that sees personal data \
+                     and an approver role must be held by different accounts"
+                        .into(),
+                ));
+            }
             let backend = open(&cfg).await?;
             let accounts = Accounts::new(backend.clone());
             let new = NewAccount {
@@ -626,8 +676,14 @@ async fn serve(cfg: Config) -> Result<(), CliError> {
         Some((cert, key)) => Some(server::load_tls(cert, key).map_err(CliError::Usage)?),
         None => None,
     };
+    let policy = policy_of(&cfg)?;
     let backend = open(&cfg).await?;
-    let state = AppState::new(backend.clone(), cfg.settings.clone());
+    let state = AppState::build(
+        backend.clone(),
+        cfg.settings.clone(),
+        policy,
+        std::sync::Arc::new(crate::audit::LogAuditSink),
+    );
     let listener = server::bind(cfg.listen)
         .await
         .map_err(|e| CliError::Runtime(format!("cannot listen on {}: {e}", cfg.listen)))?;

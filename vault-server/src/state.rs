@@ -46,11 +46,21 @@ impl std::fmt::Debug for AppState {
 impl AppState {
     /// State over `backend` with the given limits, the default policy and the log audit sink.
     pub fn new(backend: Backend, settings: Settings) -> AppState {
-        AppState::with_audit(backend, settings, Arc::new(LogAuditSink))
+        AppState::build(
+            backend,
+            settings,
+            PolicyView::default(),
+            Arc::new(LogAuditSink),
+        )
     }
 
-    /// State with an explicit audit sink.
-    pub fn with_audit(backend: Backend, settings: Settings, audit: Arc<dyn AuditSink>) -> AppState {
+    /// State with an explicit policy and audit sink.
+    pub fn build(
+        backend: Backend,
+        settings: Settings,
+        policy: PolicyView,
+        audit: Arc<dyn AuditSink>,
+    ) -> AppState {
         let throttle = AuthThrottle::new(settings.auth_failure_limit, settings.auth_failure_window);
         let limiter = Arc::new(Semaphore::new(settings.max_concurrent_requests));
         AppState {
@@ -58,7 +68,7 @@ impl AppState {
                 accounts: Accounts::new(backend.clone()),
                 backend,
                 settings,
-                policy: PolicyView::default(),
+                policy,
                 metrics: Arc::new(Metrics::default()),
                 audit,
                 throttle,

@@ -186,11 +186,14 @@ async fn tenant_revoke_makes_every_token_of_that_tenant_401() {
             .unwrap()
             .to_owned();
         let (_, t13) = v.create_account(&admin, staff("c", &["13"])).await;
+        let officer_body =
+            json!({"name": "officer", "roles": ["security_officer"], "prefectures": ["*"]});
+        let (_, officer) = v.create_account(&admin, officer_body).await;
         let r = v
             .req(
                 Method::POST,
                 "/v1/tenants/35/revoke",
-                &admin,
+                &officer,
                 Some("incident_response"),
             )
             .send()
@@ -894,4 +897,90 @@ async fn tokens_and_account_names_never_appear_in_logs() {
         !logs.contains("山田太郎"),
         "an account name appears in the logs"
     );
+}
+
+/// Separation of duties: one account cannot both read personal data and approve.
+#[tokio::test]
+async fn reader_and_approver_roles_on_one_account_are_422() {
+    let v = Vault::start(BIN, Db::Sqlite).await;
+    let (_, admin) = v.first_admin().await;
+    let r = v
+        .req(Method::POST, "/v1/accounts", &admin, Some("account_management"))
+        .json(&json!({"name": "both", "roles": ["exam_staff", "retention_approver"], "prefectures": ["35"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let p: Value = r.json().await.unwrap();
+    assert_eq!(p["errors"][0]["code"], "separation_of_duties");
+}
+
+#[test]
+fn policy_check_accepts_the_default_and_names_the_line_of_a_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.toml");
+    let out = run_cli(BIN.as_ref(), &["policy", "explain"], &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("exam_staff"));
+    std::fs::write(&good, include_str!("../../policy/default-policy.toml")).unwrap();
+    let out = run_cli(
+        BIN.as_ref(),
+        &["policy", "check", good.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[[grant]]\nrole = \"nobody\"\npurpose = \"nothing\"\n",
+    )
+    .unwrap();
+    let out = run_cli(
+        BIN.as_ref(),
+        &["policy", "check", bad.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("bad.toml:"), "{}", out.stderr);
+    let out = run_cli(
+        BIN.as_ref(),
+        &[
+            "policy",
+            "diff",
+            good.to_str().unwrap(),
+            good.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+#[test]
+fn serve_refuses_a_bad_policy_file_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let dd = dir.path().join("vd");
+    assert_eq!(
+        run_cli(
+            BIN.as_ref(),
+            &["init", "--data-dir", dd.to_str().unwrap()],
+            &[]
+        )
+        .code,
+        0
+    );
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "this is = = not toml").unwrap();
+    let out = run_cli(
+        BIN.as_ref(),
+        &[
+            "serve",
+            "--data-dir",
+            dd.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[("KENTEI_VAULT_POLICY_FILE", bad.to_str().unwrap())],
+    );
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("policy_file"), "{}", out.stderr);
 }

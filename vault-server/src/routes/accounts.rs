@@ -218,6 +218,12 @@ pub(crate) async fn create_account(
     ApiJson(body): ApiJson<CreateAccountRequest>,
 ) -> Result<(StatusCode, Json<CreateAccountResponse>), ApiError> {
     let caller = &auth.caller;
+    if !state.policy().role_set_allowed(&body.roles) {
+        return Err(ApiError::Validation(vec![FieldProblem::new(
+            "roles",
+            "separation_of_duties",
+        )]));
+    }
     let new = NewAccount {
         name: body.name,
         roles: body.roles,
