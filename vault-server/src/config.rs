@@ -600,3 +600,20 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod doc_tests {
+    use super::KEYS;
+
+    #[test]
+    fn every_key_is_documented_in_docs_configuration_md() {
+        let doc = include_str!("../../docs/configuration.md");
+        for k in KEYS {
+            assert!(
+                doc.contains(&format!("| `{}` |", k.name)),
+                "{} is not documented",
+                k.name
+            );
+        }
+    }
+}

@@ -984,3 +984,71 @@ fn serve_refuses_a_bad_policy_file_with_exit_2() {
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("policy_file"), "{}", out.stderr);
 }
+
+/// `--tls-cert/--tls-key`: the service speaks HTTPS with the given certificate.
+#[tokio::test]
+async fn tls_serves_https_with_the_given_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    let st = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ])
+        .args([
+            "-keyout",
+            key.to_str().unwrap(),
+            "-out",
+            cert.to_str().unwrap(),
+        ])
+        .args(["-days", "1", "-subj", "/CN=localhost"])
+        .args([
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+        ])
+        .output()
+        .expect("openssl is needed to make a test certificate");
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let pem = std::fs::read(&cert).unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let v = Vault::start_with(
+        BIN,
+        Db::Sqlite,
+        StartOptions {
+            args: vec![
+                "--tls-cert".into(),
+                cert.to_str().unwrap().into(),
+                "--tls-key".into(),
+                key.to_str().unwrap().into(),
+            ],
+            https_client: Some(client),
+            ..StartOptions::default()
+        },
+    )
+    .await;
+    assert!(v.base.starts_with("https://"));
+    let r = v.client.get(v.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    // Plain HTTP on the TLS port gets no HTTP answer.
+    let plain = reqwest::Client::new()
+        .get(format!("http://{}/healthz", v.addr))
+        .send()
+        .await;
+    assert!(plain.is_err() || plain.unwrap().status() != 200);
+}
