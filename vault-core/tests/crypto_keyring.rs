@@ -164,6 +164,40 @@ fn key_file_with_short_material_is_rejected_naming_the_key() {
 }
 
 #[test]
+fn key_file_without_the_my_number_kek_is_rejected() {
+    let (_dir, path) = saved(&KEYRING);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = text.replace("id = \"my_number\"", "id = \"other\"");
+    let err = Keyring::from_toml(&text).unwrap_err();
+    assert!(
+        err.to_string().contains("key my_number is missing"),
+        "{err}"
+    );
+}
+
+#[test]
+fn destroyed_key_entry_that_still_has_material_is_rejected() {
+    let mut keyring = Keyring::generate().unwrap();
+    keyring.rotate("general").unwrap();
+    let (_dir, path) = saved(&keyring);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = text.replacen("state = \"decrypt_only\"", "state = \"destroyed\"", 1);
+    let err = Keyring::from_toml(&text).unwrap_err();
+    assert!(
+        err.to_string().contains("destroyed but still has material"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_key_file_format_is_rejected() {
+    let (_dir, path) = saved(&KEYRING);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let err = Keyring::from_toml(&text.replace("format = 1", "format = 2")).unwrap_err();
+    assert!(err.to_string().contains("unsupported format 2"), "{err}");
+}
+
+#[test]
 fn key_file_with_two_active_versions_is_rejected() {
     let mut keyring = Keyring::generate().unwrap();
     keyring.rotate("general").unwrap();
