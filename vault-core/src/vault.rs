@@ -16,7 +16,8 @@ use vault_policy::{Action, Decision, DecisionRequest, FieldClass, Policy, Record
 
 use crate::audit::{AuditError, AuditEvent, AuditLog, Outcome};
 use crate::crypto::{
-    BlindDigest, Compartment, CryptoError, Dek, FieldAad, KeyProvider, SealedRecord, SubjectCipher,
+    AesGcmSealer, BlindDigest, Compartment, CryptoError, Dek, FieldAad, FieldSealer, KeyProvider,
+    Plaintext, SealedRecord, WrappedDek,
 };
 use crate::model::schema::{self, FieldDef, Storage};
 use crate::model::{parse_record, FieldValue, Mode, MyNumber, Record, ValidationError, ValidationErrors};
@@ -138,6 +139,25 @@ impl fmt::Debug for ExamineeSearch {
             ExamineeSearch::ApplicationId(_) => "ExamineeSearch::ApplicationId(..)",
             ExamineeSearch::KanaAndBirthDate { .. } => "ExamineeSearch::KanaAndBirthDate(..)",
         })
+    }
+}
+
+/// A subject's data key with the field sealer, for sealing and opening many fields.
+struct Cipher<'a> {
+    dek: &'a Dek,
+}
+
+impl<'a> Cipher<'a> {
+    fn new(dek: &'a Dek) -> Cipher<'a> {
+        Cipher { dek }
+    }
+
+    fn seal(&self, aad: &FieldAad<'_>, plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        AesGcmSealer.seal(self.dek, aad, plaintext)
+    }
+
+    fn open(&self, aad: &FieldAad<'_>, sealed: &[u8]) -> Result<Plaintext, CryptoError> {
+        AesGcmSealer.open(self.dek, aad, sealed)
     }
 }
 
@@ -325,13 +345,13 @@ impl Vault {
             .await?
             // A subject whose key is gone has been shredded: its data no longer exists.
             .ok_or(VaultError::NotFound)?;
-        let wrapped = crate::crypto::WrappedDek::from_bytes(&row.wrapped)?;
+        let wrapped = WrappedDek::from_bytes(&row.wrapped)?;
         Ok(self.keys.unwrap_dek(compartment, subject_id, &wrapped)?)
     }
 
     fn seal_values(
         &self,
-        cipher: &SubjectCipher,
+        cipher: &Cipher<'_>,
         kind: RecordKind,
         record_id: Uuid,
         values: &BTreeMap<&'static str, FieldValue>,
@@ -350,14 +370,14 @@ impl Vault {
                 field: name,
             };
             let plain = value.to_plain_bytes();
-            into.insert(name, cipher.seal(&aad, &plain)?);
+            into.insert(name, cipher.seal(&aad, &plain)?)?;
         }
         Ok(())
     }
 
     fn open_fields(
         &self,
-        cipher: &SubjectCipher,
+        cipher: &Cipher<'_>,
         row: &RecordRow,
         view: &BTreeSet<&'static str>,
         out: &mut Map<String, Value>,
@@ -473,7 +493,7 @@ impl Vault {
         let kind = record.kind;
         let now = Utc::now();
         let (dek, key_row) = self.new_subject_keys(subject_id, Compartment::General)?;
-        let cipher = SubjectCipher::new(&dek);
+        let cipher = Cipher::new(&dek);
         let mut sealed = SealedRecord::new();
         self.seal_values(&cipher, kind, subject_id, &record.values, &mut sealed)?;
         let mut ops = vec![
@@ -511,13 +531,13 @@ impl Vault {
             }
             if let Some(FieldValue::Text(number)) = record.values.get("my_number") {
                 let (mn_dek, mn_key) = self.new_subject_keys(subject_id, Compartment::MyNumber)?;
-                let mn_cipher = SubjectCipher::new(&mn_dek);
+                let mn_cipher = Cipher::new(&mn_dek);
                 let aad = FieldAad {
                     record_kind: RecordKind::Examinee,
                     record_id: subject_id,
                     field: "my_number",
                 };
-                let ct = mn_cipher.seal(&aad, number.expose().as_bytes())?;
+                let ct = mn_cipher.seal(&aad, number.as_str().as_bytes())?;
                 ops.push(WriteOp::UpsertKey(mn_key));
                 ops.push(WriteOp::InsertMyNumber(MyNumberRow {
                     subject_id,
@@ -525,7 +545,7 @@ impl Vault {
                     clock_date: None,
                     created_at: now,
                 }));
-                for row in self.index_rows(index_names::MY_NUMBER, number.expose(), false, subject_id, subject_id, prefecture) {
+                for row in self.index_rows(index_names::MY_NUMBER, number.as_str(), false, subject_id, subject_id, prefecture) {
                     ops.push(WriteOp::InsertIndex(row));
                 }
             }
@@ -581,7 +601,7 @@ impl Vault {
         };
         if app_view.contains("application_id") && !apps.is_empty() {
             let dek = self.subject_dek(id, Compartment::General).await?;
-            let cipher = SubjectCipher::new(&dek);
+            let cipher = Cipher::new(&dek);
             let only_id: BTreeSet<&'static str> = ["application_id"].into_iter().collect();
             let mut ids = Vec::new();
             for row in &apps {
@@ -666,7 +686,7 @@ impl Vault {
         )
         .await?;
         let dek = self.subject_dek(row.subject_id, Compartment::General).await?;
-        let cipher = SubjectCipher::new(&dek);
+        let cipher = Cipher::new(&dek);
         let mut out = plain;
         self.open_fields(&cipher, row, view, &mut out)?;
         Ok(RecordView {
@@ -726,13 +746,13 @@ impl Vault {
     ) -> Result<(), VaultError> {
         let kind = parse_kind(&row.kind)?;
         let dek = self.subject_dek(row.subject_id, Compartment::General).await?;
-        let cipher = SubjectCipher::new(&dek);
+        let cipher = Cipher::new(&dek);
         let mut sealed = SealedRecord::decode(&row.sealed)?;
         let mut history = SealedRecord::new();
         // Keep the replaced ciphertexts as they are: history needs no re-encryption.
         for name in record.values.keys() {
             if let Some(old) = sealed.get(name) {
-                history.insert(name, old.to_vec());
+                history.insert(name, old.to_vec())?;
             }
         }
         if let Some(reason) = reason {
@@ -741,7 +761,7 @@ impl Vault {
                 record_id: row.record_id,
                 field: "correction_reason",
             };
-            history.insert("correction_reason", cipher.seal(&aad, reason.as_bytes())?);
+            history.insert("correction_reason", cipher.seal(&aad, reason.as_bytes())?)?;
         }
         self.seal_values(&cipher, kind, row.record_id, &record.values, &mut sealed)?;
         let now = Utc::now();
@@ -810,7 +830,7 @@ impl Vault {
                     });
                     let unique = name == "application_id";
                     ops.extend(
-                        self.index_rows(index, v.expose(), unique, row.record_id, row.subject_id, &row.prefecture_code)
+                        self.index_rows(index, v.as_str(), unique, row.record_id, row.subject_id, &row.prefecture_code)
                             .into_iter()
                             .map(WriteOp::InsertIndex),
                     );
@@ -968,7 +988,7 @@ impl Vault {
         )
         .await?;
         let dek = self.subject_dek(id, Compartment::MyNumber).await?;
-        let cipher = SubjectCipher::new(&dek);
+        let cipher = Cipher::new(&dek);
         let aad = FieldAad {
             record_kind: RecordKind::Examinee,
             record_id: id,
@@ -1084,12 +1104,12 @@ impl Vault {
         let record_id = Uuid::new_v4();
         let api_id = if kind == RecordKind::Application {
             match record.values.get("application_id") {
-                Some(FieldValue::Text(t)) => t.expose().to_owned(),
+                Some(FieldValue::Text(t)) => t.as_str().to_owned(),
                 _ => {
                     let generated = record_id.simple().to_string();
                     record
                         .values
-                        .insert("application_id", FieldValue::text(generated.clone()));
+                        .insert("application_id", FieldValue::Text(zeroize::Zeroizing::new(generated.clone())));
                     generated
                 }
             }
@@ -1098,7 +1118,7 @@ impl Vault {
         };
         self.check_writable(actor, purpose, action, &record, &view).await?;
         let dek = self.subject_dek(subject_id, Compartment::General).await?;
-        let cipher = SubjectCipher::new(&dek);
+        let cipher = Cipher::new(&dek);
         let mut sealed = SealedRecord::new();
         self.seal_values(&cipher, kind, record_id, &record.values, &mut sealed)?;
         let now = Utc::now();
@@ -1119,7 +1139,7 @@ impl Vault {
         if kind == RecordKind::Application {
             if let Some(FieldValue::Text(v)) = record.values.get("exam_number") {
                 ops.extend(
-                    self.index_rows(index_names::EXAM_NUMBER, v.expose(), false, record_id, subject_id, &prefecture)
+                    self.index_rows(index_names::EXAM_NUMBER, v.as_str(), false, record_id, subject_id, &prefecture)
                         .into_iter()
                         .map(WriteOp::InsertIndex),
                 );
@@ -1327,7 +1347,7 @@ fn parse_kind(s: &str) -> Result<RecordKind, VaultError> {
 
 fn plain_text(record: &Record, name: &str) -> Option<String> {
     match record.values.get(name) {
-        Some(FieldValue::Text(t)) => Some(t.expose().to_owned()),
+        Some(FieldValue::Text(t)) => Some(t.as_str().to_owned()),
         _ => None,
     }
 }
