@@ -677,12 +677,15 @@ async fn serve(cfg: Config) -> Result<(), CliError> {
         None => None,
     };
     let policy = policy_of(&cfg)?;
+    let keyring = crate::keyring::load_keyring(&cfg.keyring_path)
+        .map_err(|e| CliError::Runtime(format!("cannot load the keyring: {e}")))?;
     let backend = open(&cfg).await?;
     let state = AppState::build(
         backend.clone(),
         cfg.settings.clone(),
         policy,
         std::sync::Arc::new(crate::audit::LogAuditSink),
+        Some(keyring),
     );
     let listener = server::bind(cfg.listen)
         .await

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 use vault_core::accounts::Accounts;
+use vault_core::crypto::Keyring;
 use vault_core::store::Backend;
 
 use crate::audit::{AuditRecord, AuditSink, LogAuditSink};
@@ -17,8 +18,9 @@ use crate::metrics::Metrics;
 ///
 /// Fields: the database `backend`, the `accounts` service over it, the `settings`
 /// (limits), the `policy` view (roles, purposes, capabilities), the `metrics`, the
-/// `audit` sink, the failed-authentication `throttle` and the concurrency `limiter`.
-/// The record facade (`vault_core::vault::Vault`) joins here when it is merged.
+/// `audit` sink, the failed-authentication `throttle`, the concurrency `limiter` and
+/// the `keyring`. The record facade (`vault_core::vault::Vault`) joins here when it is
+/// merged.
 #[derive(Clone)]
 pub struct AppState {
     inner: Arc<Inner>,
@@ -33,6 +35,7 @@ struct Inner {
     audit: Arc<dyn AuditSink>,
     throttle: AuthThrottle,
     limiter: Arc<Semaphore>,
+    keyring: Option<Arc<Keyring>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -51,6 +54,7 @@ impl AppState {
             settings,
             PolicyView::default(),
             Arc::new(LogAuditSink),
+            None,
         )
     }
 
@@ -60,6 +64,7 @@ impl AppState {
         settings: Settings,
         policy: PolicyView,
         audit: Arc<dyn AuditSink>,
+        keyring: Option<Arc<Keyring>>,
     ) -> AppState {
         let throttle = AuthThrottle::new(settings.auth_failure_limit, settings.auth_failure_window);
         let limiter = Arc::new(Semaphore::new(settings.max_concurrent_requests));
@@ -73,6 +78,7 @@ impl AppState {
                 audit,
                 throttle,
                 limiter,
+                keyring,
             }),
         }
     }
@@ -100,6 +106,12 @@ impl AppState {
     /// The metrics registry.
     pub fn metrics(&self) -> &Metrics {
         &self.inner.metrics
+    }
+
+    /// The keyring loaded at start (the key provider of the record facade); `None` in
+    /// states built without keys (tests of the account routes).
+    pub fn keyring(&self) -> Option<&Arc<Keyring>> {
+        self.inner.keyring.as_ref()
     }
 
     pub(crate) fn throttle(&self) -> &AuthThrottle {

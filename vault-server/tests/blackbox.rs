@@ -1052,3 +1052,39 @@ async fn tls_serves_https_with_the_given_certificate() {
         .await;
     assert!(plain.is_err() || plain.unwrap().status() != 200);
 }
+
+/// Keys stay private: `serve` refuses a key file that group or others can read.
+#[test]
+fn serve_refuses_a_group_readable_keyring() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let dd = dir.path().join("vd");
+    assert_eq!(
+        run_cli(
+            BIN.as_ref(),
+            &["init", "--data-dir", dd.to_str().unwrap()],
+            &[]
+        )
+        .code,
+        0
+    );
+    let key = dd.join("keys/keyring");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let out = run_cli(
+        BIN.as_ref(),
+        &[
+            "serve",
+            "--data-dir",
+            dd.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[],
+    );
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("cannot load the keyring"),
+        "{}",
+        out.stderr
+    );
+}
