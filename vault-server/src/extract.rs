@@ -158,6 +158,15 @@ impl Caller {
         }
     }
 
+    /// The prefectures the caller may see (none for the bootstrap token). Record
+    /// handlers pass this to the facade's `Actor`, whose store queries apply it.
+    pub fn tenants(&self) -> vault_policy::TenantScope {
+        match &self.principal {
+            Principal::Account { account, .. } => account.tenants.clone(),
+            _ => vault_policy::TenantScope::Only(Default::default()),
+        }
+    }
+
     /// Whether the caller is the bootstrap token.
     pub fn is_bootstrap(&self) -> bool {
         matches!(self.principal, Principal::Bootstrap { .. })

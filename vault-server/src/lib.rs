@@ -9,6 +9,16 @@
 //! concurrency limit -> request timeout -> body limit -> (protected routes)
 //! authentication -> handler. Handlers that touch personal data take the
 //! [`extract::Purpose`] extractor (or [`extract::Authorized`], which includes it).
+//!
+//! Plugging in a record router (examinees, applications, meisters, audit, keys,
+//! retention): write `routes::<area>::router() -> ApiRoutes` with handlers taking
+//! `State<AppState>`, [`extract::Caller`] and [`extract::Purpose`] (the facade decides
+//! the view), then [`extract::ApiJson`] for the body; build the facade's `Actor` from
+//! `Caller::actor()`, `roles()`, `tenants()`, `token_id()`, `source` and
+//! `error::current_request_id()`; map the facade's error into [`error::ApiError`]
+//! with one `From` impl; annotate each handler with `#[utoipa::path]` and list it in
+//! [`openapi::ApiDoc`]; merge the router in `protected_routes()` below. The facade
+//! itself joins [`AppState`] next to the keyring.
 
 pub mod audit;
 pub(crate) mod auth;
