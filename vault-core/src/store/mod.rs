@@ -4,9 +4,22 @@
 //! talks to the database (records, audit, accounts): [`connect`] opens the backend
 //! named by a URL, applies the durability settings and runs the migrations of
 //! `migrations/sqlite` or `migrations/postgres`.
+//!
+//! The records themselves go through the [`Store`] trait ([`open_store`]): rows of
+//! opaque ciphertext ([`RecordRow`], [`KeyRow`], ...) plus the few plain columns the
+//! vault filters on (ids, prefecture code, fiscal year, retention-clock date, status).
+//! The store never sees plaintext and never decrypts. Every read takes a
+//! [`TenantScope`] and applies it in its SQL; every write is a [`WriteBatch`] applied
+//! in one transaction. [`SqliteStore`] and [`PgStore`] each hold their own SQL.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
+use uuid::Uuid;
+use vault_policy::{RecordKind, TenantScope};
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
@@ -38,18 +51,182 @@ pub enum StoreError {
     /// A stored value could not be decoded.
     #[error("corrupt stored row: {0}")]
     Corrupt(String),
+    /// The row to change does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A foreign-key, check or not-null constraint was violated; names the constraint
+    /// (or the columns), never a value.
+    #[error("constraint violated: {0}")]
+    Constraint(String),
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
+        use sqlx::error::ErrorKind;
         if let sqlx::Error::Database(db) = &e {
-            if db.is_unique_violation() {
-                // The constraint name is schema metadata, never a value.
-                return StoreError::Conflict(db.constraint().unwrap_or("unique").to_owned());
+            // Constraint names and SQLite's "… constraint failed: table.column" messages are
+            // schema metadata, never values. PostgreSQL puts the offending values in the
+            // error's detail, so such errors are not kept as they are.
+            let what = |fallback: &str| {
+                db.constraint()
+                    .map(str::to_owned)
+                    .or_else(|| {
+                        db.message()
+                            .split_once("constraint failed")
+                            .map(|(_, cols)| cols.trim_start_matches(':').trim().to_owned())
+                            .filter(|cols| !cols.is_empty())
+                    })
+                    .unwrap_or_else(|| fallback.to_owned())
+            };
+            match db.kind() {
+                ErrorKind::UniqueViolation => return StoreError::Conflict(what("unique")),
+                ErrorKind::ForeignKeyViolation => {
+                    return StoreError::Constraint(what("foreign key"))
+                }
+                ErrorKind::CheckViolation => return StoreError::Constraint(what("check")),
+                ErrorKind::NotNullViolation => return StoreError::Constraint(what("not null")),
+                _ => {}
             }
         }
         StoreError::Database(e)
     }
+}
+
+mod batch;
+mod postgres;
+mod rows;
+mod sqlite;
+
+pub use batch::{WriteBatch, WriteOp};
+pub use postgres::PgStore;
+pub use rows::{
+    HistoryRow, IndexHit, IndexRow, KekCount, KeyCompartment, KeyRow, MyNumberRow, RecordOwner,
+    RecordQuery, RecordRow, RecordUpdate, SubjectKind, SubjectRow,
+};
+pub use sqlite::SqliteStore;
+
+/// The record store: subjects, wrapped keys, sealed records, history, blind indexes and
+/// the My Number compartment, as opaque rows.
+///
+/// Reads take the caller's [`TenantScope`] and filter on `prefecture_code` in their SQL:
+/// a row outside the scope is reported exactly as a missing one (`None` / empty).
+/// `TenantScope::Only` with an empty set matches nothing.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// `sqlite` or `postgres`.
+    fn backend_name(&self) -> &'static str;
+
+    /// Executes every operation of `batch` in one transaction: all of them or none.
+    ///
+    /// SQLite takes the write lock at the start (`BEGIN IMMEDIATE`, waiting up to the
+    /// busy timeout), so concurrent batches queue instead of failing.
+    async fn apply(&self, batch: WriteBatch) -> Result<(), StoreError>;
+
+    /// A subject, if it exists inside `scope` (by its home prefecture).
+    async fn get_subject(
+        &self,
+        subject_id: Uuid,
+        scope: &TenantScope,
+    ) -> Result<Option<SubjectRow>, StoreError>;
+
+    /// A record, if it exists inside `scope`.
+    async fn get_record(
+        &self,
+        record_id: Uuid,
+        scope: &TenantScope,
+    ) -> Result<Option<RecordRow>, StoreError>;
+
+    /// The records among `record_ids` that exist inside `scope`, ordered by record id.
+    async fn get_records(
+        &self,
+        record_ids: &[Uuid],
+        scope: &TenantScope,
+    ) -> Result<Vec<RecordRow>, StoreError>;
+
+    /// One page of records inside `scope`, ordered by record id.
+    async fn list_records(
+        &self,
+        query: &RecordQuery,
+        scope: &TenantScope,
+    ) -> Result<Vec<RecordRow>, StoreError>;
+
+    /// Records of `kind` whose retention clock started before `clock_before`, inside
+    /// `scope`, ordered by (clock date, record id); `after` is the last pair of the
+    /// previous page.
+    async fn list_records_due(
+        &self,
+        kind: RecordKind,
+        clock_before: NaiveDate,
+        after: Option<(NaiveDate, Uuid)>,
+        limit: u32,
+        scope: &TenantScope,
+    ) -> Result<Vec<RecordRow>, StoreError>;
+
+    /// Exact-match search: the records whose `field` has one of `digests` (key version,
+    /// digest; one per live index-key version), inside `scope`, ordered by record id,
+    /// each record once.
+    async fn find_by_index(
+        &self,
+        field: &str,
+        digests: &[(u32, [u8; 32])],
+        scope: &TenantScope,
+        limit: u32,
+    ) -> Result<Vec<IndexHit>, StoreError>;
+
+    /// A subject's wrapped key of one compartment. Not tenant-scoped: callers fetch the
+    /// subject (scoped) first; key rotation needs every key.
+    async fn get_key(
+        &self,
+        subject_id: Uuid,
+        compartment: KeyCompartment,
+    ) -> Result<Option<KeyRow>, StoreError>;
+
+    /// A subject's sealed My Number, if the subject is inside `scope`.
+    async fn get_my_number(
+        &self,
+        subject_id: Uuid,
+        scope: &TenantScope,
+    ) -> Result<Option<MyNumberRow>, StoreError>;
+
+    /// The kept versions of a corrected record inside `scope`, oldest first.
+    async fn record_history(
+        &self,
+        record_id: Uuid,
+        scope: &TenantScope,
+    ) -> Result<Vec<HistoryRow>, StoreError>;
+
+    /// Number of wrapped keys per KEK id and version (rotation status).
+    async fn count_keys_by_kek(&self) -> Result<Vec<KekCount>, StoreError>;
+
+    /// Keys wrapped by `kek_id` at a version below `below_version`, ordered by subject id,
+    /// after `after_subject`: the work list of a resumable re-wrap job
+    /// (see [`WriteOp::RewrapKey`]).
+    async fn list_keys_for_rewrap(
+        &self,
+        kek_id: &str,
+        below_version: u32,
+        after_subject: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<KeyRow>, StoreError>;
+}
+
+/// The [`Store`] of a connected backend.
+pub fn open_store(backend: Backend) -> Arc<dyn Store> {
+    match backend {
+        Backend::Sqlite(pool) => Arc::new(SqliteStore::new(pool)),
+        Backend::Postgres(pool) => Arc::new(PgStore::new(pool)),
+    }
+}
+
+/// Timestamps are kept to the microsecond on both backends (PostgreSQL's precision), so
+/// a row reads back equal to what was written whichever backend holds it.
+fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(6)
+}
+
+/// A page size as an SQL `LIMIT`.
+fn sql_limit(limit: u32) -> i64 {
+    i64::from(limit)
 }
 
 /// A connection pool to one of the two supported backends.
