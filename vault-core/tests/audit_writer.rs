@@ -278,6 +278,35 @@ async fn start_restores_checkpoints_missing_from_the_file() {
 }
 
 #[tokio::test]
+async fn start_refuses_a_chain_behind_its_checkpoint_file() {
+    // The tail was cut (or an older backup restored): appending would fork history.
+    for db in TestDb::both().await {
+        let name = db.backend.name();
+        let env = Env::new(db).await;
+        let log = env.start(env.config(5)).await;
+        append_n(&log, 12).await;
+        log.close().await;
+        exec(env.backend(), "DELETE FROM audit_events WHERE seq > 8").await;
+        exec(env.backend(), "DELETE FROM audit_checkpoints WHERE seq > 8").await;
+        let last = raw_events(env.backend()).await.pop().unwrap();
+        set_head(env.backend(), 8, &last.hash).await;
+        let r = AuditLog::start(env.db.backend.clone(), env.signer.clone(), env.config(5)).await;
+        assert!(
+            matches!(
+                r,
+                Err(AuditError::BehindCheckpointFile {
+                    head_seq: 8,
+                    checkpoint_seq: 12,
+                    ..
+                })
+            ),
+            "{name}: {r:?}"
+        );
+        env.cleanup().await;
+    }
+}
+
+#[tokio::test]
 async fn start_refuses_sqlite_without_full_sync() {
     use sqlx::sqlite::{
         SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,

@@ -51,6 +51,20 @@ pub enum AuditError {
         /// The configured minimum retention.
         min_days: u64,
     },
+    /// The database's chain ends before a checkpoint that the checkpoint file records
+    /// (a truncated log, or a database restored from an older backup). The writer does
+    /// not start: continuing would fork the recorded history. Run `audit verify`.
+    #[error(
+        "chain {chain} ends at {head_seq} but the checkpoint file records seq {checkpoint_seq}"
+    )]
+    BehindCheckpointFile {
+        /// The chain.
+        chain: String,
+        /// Last seq in the database.
+        head_seq: u64,
+        /// The checkpoint of the file beyond it (or not matching it).
+        checkpoint_seq: u64,
+    },
     /// The signing key could not be created or loaded.
     #[error("checkpoint signing key rejected")]
     SigningKey,

@@ -559,7 +559,7 @@ pub async fn anomaly_report(
             });
         }
     }
-    volume.sort_by(|a, b| b.events.cmp(&a.events));
+    volume.sort_by_key(|v| std::cmp::Reverse(v.events));
 
     let to_time = |us: i64| DateTime::<Utc>::from_timestamp_micros(us).unwrap_or_default();
     let mut off_hours_list = Vec::new();
@@ -620,7 +620,7 @@ pub async fn anomaly_report(
         }
         close(run);
     }
-    bursts.sort_by(|a, b| a.from.cmp(&b.from));
+    bursts.sort_by_key(|b| b.from);
 
     Ok(AnomalyReport {
         from: opts.from,

@@ -531,6 +531,22 @@ pub(crate) async fn subject_index(
     .await
 }
 
+/// The stored hash of event `seq` of `chain`.
+pub(crate) async fn event_hash(
+    backend: &Backend,
+    chain: &str,
+    seq: i64,
+) -> Result<Option<Vec<u8>>, sqlx::Error> {
+    Ok(fetch(
+        backend,
+        "SELECT hash FROM audit_events WHERE chain_id = ? AND seq = ?",
+        &[Arg::Text(chain), Arg::I64(seq)],
+        |r| r.bytes("hash"),
+    )
+    .await?
+    .pop())
+}
+
 /// The seqs of events of `chain` whose stored hash is `hash` (a scan; used only to
 /// describe a break that was found).
 pub(crate) async fn seqs_with_hash(

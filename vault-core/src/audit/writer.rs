@@ -284,6 +284,7 @@ impl AuditLog {
                     chain: cfg.chain_id.clone(),
                     seq: 0,
                 })?;
+        check_not_behind_file(&backend, &cfg.chain_id, &head, &entries).await?;
 
         let metrics = Arc::new(AuditMetrics::default());
         let (tx, rx) = mpsc::channel(cfg.queue_capacity);
@@ -412,6 +413,48 @@ impl AuditLog {
     pub fn metrics(&self) -> Arc<AuditMetrics> {
         self.shared.metrics.clone()
     }
+}
+
+/// Refuses to continue a chain that ends before the latest checkpoint the file
+/// records for it, or whose event at that checkpoint has another hash.
+async fn check_not_behind_file(
+    backend: &Backend,
+    chain: &str,
+    head: &Head,
+    entries: &[FileEntry],
+) -> Result<(), AuditError> {
+    let latest = entries
+        .iter()
+        .filter_map(|e| match e {
+            FileEntry::Checkpoint(cp)
+                if cp.chain == chain && cp.kind == CheckpointKind::Checkpoint =>
+            {
+                Some(cp)
+            }
+            _ => None,
+        })
+        .max_by_key(|cp| cp.seq);
+    let Some(cp) = latest else {
+        return Ok(());
+    };
+    let behind = || AuditError::BehindCheckpointFile {
+        chain: chain.to_owned(),
+        head_seq: u64::try_from(head.last_seq).unwrap_or(0),
+        checkpoint_seq: cp.seq,
+    };
+    let seq = i64::try_from(cp.seq).map_err(|_| behind())?;
+    if seq > head.last_seq {
+        return Err(behind());
+    }
+    let pruned = sql::checkpoints(backend, Some(chain))
+        .await?
+        .0
+        .iter()
+        .any(|a| a.kind == CheckpointKind::Prune && a.seq >= cp.seq);
+    if !pruned && sql::event_hash(backend, chain, seq).await?.as_deref() != Some(&cp.hash[..]) {
+        return Err(behind());
+    }
+    Ok(())
 }
 
 struct Writer {
