@@ -7,3 +7,4 @@ pub mod crypto;
 pub mod model;
 pub mod retention;
 pub mod store;
+pub mod vault;

@@ -12,18 +12,20 @@ use std::sync::Arc;
 use chrono::{NaiveDate, Utc};
 use serde_json::{Map, Value};
 use uuid::Uuid;
-use vault_policy::{Action, Decision, DecisionRequest, FieldClass, Policy, RecordKind, TenantScope};
+use vault_policy::{Action, Decision, DecisionRequest, Policy, RecordKind, TenantScope};
 
-use crate::audit::{AuditError, AuditEvent, AuditLog, Outcome};
+use crate::audit::{AuditError, AuditEvent, AuditLog, Ident, Label, Outcome, Tenant};
 use crate::crypto::{
     AesGcmSealer, BlindDigest, Compartment, CryptoError, Dek, FieldAad, FieldSealer, KeyProvider,
     Plaintext, SealedRecord, WrappedDek,
 };
-use crate::model::schema::{self, FieldDef, Storage};
-use crate::model::{parse_record, FieldValue, Mode, MyNumber, Record, ValidationError, ValidationErrors};
+use crate::model::schema::{self, Storage};
+use crate::model::{
+    parse_record, FieldValue, Mode, MyNumber, Record, ValidationError, ValidationErrors,
+};
 use crate::store::{
-    HistoryRow, IndexRow, KeyRow, MyNumberRow, RecordRow, Store, StoreError, SubjectRow, WriteBatch,
-    WriteOp,
+    HistoryRow, IndexRow, KeyCompartment, KeyRow, MyNumberRow, RecordQuery, RecordRow,
+    RecordUpdate, Store, StoreError, SubjectKind, SubjectRow, WriteBatch, WriteOp,
 };
 
 /// Who is calling: an account (person or system) with its roles and prefectures.
@@ -40,7 +42,7 @@ pub struct Actor {
     /// Request id, echoed to the caller and written to the audit.
     pub request_id: String,
     /// Source address of the request.
-    pub source: Option<String>,
+    pub source: Option<std::net::IpAddr>,
 }
 
 /// Errors of the facade. None carries a personal value.
@@ -183,7 +185,7 @@ struct EventSpec<'a> {
     action: &'a str,
     purpose: &'a str,
     tenant: Option<String>,
-    subjects: Vec<String>,
+    subjects: Vec<Uuid>,
     fields: Vec<String>,
     outcome: Outcome,
 }
@@ -221,20 +223,49 @@ impl Vault {
 
     // ----- audit helpers -------------------------------------------------------------
 
+    /// Appends an event for this call and waits until it is durable.
     async fn record(&self, actor: &Actor, spec: EventSpec<'_>) -> Result<u64, VaultError> {
-        let event = AuditEvent {
-            actor_id: actor.id.clone(),
-            role: actor.roles.join(","),
-            purpose: spec.purpose.to_owned(),
-            action: spec.action.to_owned(),
-            tenant: spec.tenant,
-            subjects: spec.subjects,
-            fields: spec.fields,
-            outcome: spec.outcome,
-            request_id: actor.request_id.clone(),
-            source: actor.source.clone(),
-            token_id: actor.token_id.clone(),
-        };
+        let actor_ident = Ident::parse("actor", &actor.id).unwrap_or_else(|_| Ident::anonymous());
+        let action =
+            Label::parse("action", spec.action).map_err(|_| VaultError::AuditUnavailable)?;
+        let mut event = AuditEvent::new(actor_ident, action, spec.outcome);
+        // The role recorded is the first of the actor's roles that may state the purpose.
+        let role = actor
+            .roles
+            .iter()
+            .find(|r| {
+                self.policy
+                    .may_state_purpose(std::slice::from_ref(*r), spec.purpose)
+            })
+            .or(actor.roles.first());
+        if let Some(role) = role.and_then(|r| Label::parse("role", r).ok()) {
+            event = event.role(role);
+        }
+        if let Ok(purpose) = Label::parse("purpose", spec.purpose) {
+            event = event.purpose(purpose);
+        }
+        if let Some(tenant) = spec.tenant.as_deref().and_then(|t| Tenant::parse(t).ok()) {
+            event = event.tenant(tenant);
+        }
+        event = event.subjects(spec.subjects);
+        event = event.fields(
+            spec.fields
+                .iter()
+                .filter_map(|f| Label::parse("field", f).ok()),
+        );
+        if let Ok(id) = Ident::parse("request_id", &actor.request_id) {
+            event = event.request_id(id);
+        }
+        if let Some(addr) = actor.source {
+            event = event.source(addr);
+        }
+        if let Some(token) = actor
+            .token_id
+            .as_deref()
+            .and_then(|t| Ident::parse("token_id", t).ok())
+        {
+            event = event.token_id(token);
+        }
         Ok(self.audit.append(event).await?)
     }
 
@@ -244,14 +275,13 @@ impl Vault {
         actor: &Actor,
         purpose: &str,
         action: &str,
-        subjects: Vec<String>,
+        subjects: Vec<Uuid>,
         error: VaultError,
     ) -> VaultError {
         let outcome = match &error {
             VaultError::Forbidden => Outcome::Denied,
             VaultError::NotFound => Outcome::NotFound,
-            VaultError::Invalid(_) => Outcome::Invalid,
-            VaultError::Conflict(_) => Outcome::Invalid,
+            VaultError::Invalid(_) | VaultError::Conflict(_) => Outcome::Invalid,
             _ => Outcome::Error,
         };
         let spec = EventSpec {
@@ -301,36 +331,59 @@ impl Vault {
         kind: RecordKind,
         record_tenant: Option<&str>,
         suspended: bool,
-        subjects: &[String],
+        subjects: &[Uuid],
     ) -> Result<BTreeSet<&'static str>, VaultError> {
         match self.decide(actor, purpose, action, kind, record_tenant, suspended) {
             Decision::Permit(view) => Ok(view.fields().collect()),
             Decision::NotFound => Err(self
-                .refuse(actor, purpose, action_name(action, kind), subjects.to_vec(), VaultError::NotFound)
+                .refuse(
+                    actor,
+                    purpose,
+                    action_name(action, kind),
+                    subjects.to_vec(),
+                    VaultError::NotFound,
+                )
                 .await),
             Decision::Forbidden(_) => Err(self
-                .refuse(actor, purpose, action_name(action, kind), subjects.to_vec(), VaultError::Forbidden)
+                .refuse(
+                    actor,
+                    purpose,
+                    action_name(action, kind),
+                    subjects.to_vec(),
+                    VaultError::Forbidden,
+                )
                 .await),
         }
     }
 
     /// Fails with an audited 403 unless some role of the actor may state the purpose.
-    async fn require_purpose(&self, actor: &Actor, purpose: &str, action: &str) -> Result<(), VaultError> {
+    async fn require_purpose(
+        &self,
+        actor: &Actor,
+        purpose: &str,
+        action: &str,
+    ) -> Result<(), VaultError> {
         if self.policy.may_state_purpose(&actor.roles, purpose) {
             Ok(())
         } else {
-            Err(self.refuse(actor, purpose, action, Vec::new(), VaultError::Forbidden).await)
+            Err(self
+                .refuse(actor, purpose, action, Vec::new(), VaultError::Forbidden)
+                .await)
         }
     }
 
     // ----- crypto helpers ------------------------------------------------------------
 
-    fn new_subject_keys(&self, subject_id: Uuid, compartment: Compartment) -> Result<(Dek, KeyRow), VaultError> {
+    fn new_subject_keys(
+        &self,
+        subject_id: Uuid,
+        compartment: Compartment,
+    ) -> Result<(Dek, KeyRow), VaultError> {
         let dek = Dek::generate()?;
         let wrapped = self.keys.wrap_dek(compartment, subject_id, &dek)?;
         let row = KeyRow {
             subject_id,
-            compartment: compartment.as_str().to_owned(),
+            compartment: key_compartment(compartment),
             kek_id: wrapped.kek_id().to_owned(),
             kek_version: wrapped.kek_version(),
             wrapped: wrapped.as_bytes().to_vec(),
@@ -338,10 +391,14 @@ impl Vault {
         Ok((dek, row))
     }
 
-    async fn subject_dek(&self, subject_id: Uuid, compartment: Compartment) -> Result<Dek, VaultError> {
+    async fn subject_dek(
+        &self,
+        subject_id: Uuid,
+        compartment: Compartment,
+    ) -> Result<Dek, VaultError> {
         let row = self
             .store
-            .get_key(subject_id, compartment.as_str())
+            .get_key(subject_id, key_compartment(compartment))
             .await?
             // A subject whose key is gone has been shredded: its data no longer exists.
             .ok_or(VaultError::NotFound)?;
@@ -361,7 +418,9 @@ impl Vault {
             let Some(def) = schema::field(kind, name) else {
                 continue;
             };
-            if def.storage != Storage::Sealed {
+            // Plain columns mirror a few values for filtering; the sealed copy is the
+            // one that is read back, so every field except My Number is sealed.
+            if def.storage == Storage::MyNumberCompartment {
                 continue;
             }
             let aad = FieldAad {
@@ -382,7 +441,7 @@ impl Vault {
         view: &BTreeSet<&'static str>,
         out: &mut Map<String, Value>,
     ) -> Result<(), VaultError> {
-        let kind = parse_kind(&row.kind)?;
+        let kind = row.kind;
         let sealed = SealedRecord::decode(&row.sealed)?;
         for (name, ct) in sealed.iter() {
             let Some(def) = schema::field(kind, name) else {
@@ -405,6 +464,32 @@ impl Vault {
         Ok(())
     }
 
+    /// Decrypts some fields of a row into values (for recomputing blind indexes).
+    fn decrypt_values(
+        &self,
+        cipher: &Cipher<'_>,
+        row: &RecordRow,
+        names: &BTreeSet<&'static str>,
+    ) -> Result<BTreeMap<&'static str, FieldValue>, VaultError> {
+        let sealed = SealedRecord::decode(&row.sealed)?;
+        let mut out = BTreeMap::new();
+        for name in names {
+            let (Some(def), Some(ct)) = (schema::field(row.kind, name), sealed.get(name)) else {
+                continue;
+            };
+            let aad = FieldAad {
+                record_kind: row.kind,
+                record_id: row.record_id,
+                field: def.name,
+            };
+            let plain = cipher.open(&aad, ct)?;
+            let value = FieldValue::from_plain_bytes(def.ty, plain.expose_bytes())
+                .map_err(|_| VaultError::Crypto(CryptoError::DecryptionFailed))?;
+            out.insert(def.name, value);
+        }
+        Ok(out)
+    }
+
     fn digests(&self, index: &str, value: &str) -> Vec<BlindDigest> {
         self.keys.blind_indexer().digest(index, value)
     }
@@ -425,7 +510,7 @@ impl Vault {
             .map(|d| IndexRow {
                 field: index.to_owned(),
                 key_version: d.version,
-                digest: d.bytes.to_vec(),
+                digest: d.bytes,
                 record_id,
                 subject_id,
                 prefecture_code: prefecture.to_owned(),
@@ -437,13 +522,25 @@ impl Vault {
     // ----- examinees -----------------------------------------------------------------
 
     /// Registers an examinee (受検者) and, when given, their My Number in its compartment.
-    pub async fn register_examinee(&self, actor: &Actor, purpose: &str, body: &Value) -> Result<Uuid, VaultError> {
-        self.register_subject(actor, purpose, RecordKind::Examinee, body).await
+    pub async fn register_examinee(
+        &self,
+        actor: &Actor,
+        purpose: &str,
+        body: &Value,
+    ) -> Result<Uuid, VaultError> {
+        self.register_subject(actor, purpose, RecordKind::Examinee, body)
+            .await
     }
 
     /// Registers a meister (ものづくりマイスター).
-    pub async fn register_meister(&self, actor: &Actor, purpose: &str, body: &Value) -> Result<Uuid, VaultError> {
-        self.register_subject(actor, purpose, RecordKind::Meister, body).await
+    pub async fn register_meister(
+        &self,
+        actor: &Actor,
+        purpose: &str,
+        body: &Value,
+    ) -> Result<Uuid, VaultError> {
+        self.register_subject(actor, purpose, RecordKind::Meister, body)
+            .await
     }
 
     async fn register_subject(
@@ -457,13 +554,26 @@ impl Vault {
         self.require_purpose(actor, purpose, action).await?;
         let record = match parse_record(kind, body, Mode::Create) {
             Ok(r) => r,
-            Err(errs) => return Err(self.refuse(actor, purpose, action, vec![], VaultError::Invalid(errs)).await),
+            Err(errs) => {
+                return Err(self
+                    .refuse(actor, purpose, action, vec![], VaultError::Invalid(errs))
+                    .await)
+            }
         };
         let prefecture = plain_text(&record, "prefecture_code").unwrap_or_default();
         let view = self
-            .permit(actor, purpose, Action::Create, kind, Some(&prefecture), false, &[])
+            .permit(
+                actor,
+                purpose,
+                Action::Create,
+                kind,
+                Some(&prefecture),
+                false,
+                &[],
+            )
             .await?;
-        self.check_writable(actor, purpose, action, &record, &view).await?;
+        self.check_writable(actor, purpose, action, &record, &view)
+            .await?;
 
         let subject_id = Uuid::new_v4();
         let (batch, fields) = self.subject_batch(subject_id, &record, &prefecture)?;
@@ -473,13 +583,14 @@ impl Vault {
                 action,
                 purpose,
                 tenant: Some(prefecture.clone()),
-                subjects: vec![subject_id.to_string()],
+                subjects: vec![subject_id],
                 fields,
                 outcome: Outcome::Ok,
             },
         )
         .await?;
-        self.apply_audited(actor, purpose, action, subject_id, batch).await?;
+        self.apply_audited(actor, purpose, action, subject_id, batch)
+            .await?;
         Ok(subject_id)
     }
 
@@ -499,9 +610,13 @@ impl Vault {
         let mut ops = vec![
             WriteOp::InsertSubject(SubjectRow {
                 subject_id,
-                kind: kind.as_str().to_owned(),
+                kind: if kind == RecordKind::Meister {
+                    SubjectKind::Meister
+                } else {
+                    SubjectKind::Examinee
+                },
                 prefecture_code: prefecture.to_owned(),
-                status: plain_text(record, "status"),
+                status: plain_text(record, "status").unwrap_or_else(|| "active".to_owned()),
                 suspended: false,
                 created_at: now,
                 updated_at: now,
@@ -509,7 +624,7 @@ impl Vault {
             WriteOp::UpsertKey(key_row),
             WriteOp::InsertRecord(RecordRow {
                 record_id: subject_id,
-                kind: kind.as_str().to_owned(),
+                kind,
                 subject_id,
                 parent_id: None,
                 prefecture_code: prefecture.to_owned(),
@@ -523,9 +638,15 @@ impl Vault {
             }),
         ];
         if kind == RecordKind::Examinee {
-            if let (Some(kana), Some(birth)) = (record.values.get("name_kana"), record.values.get("birth_date")) {
-                let key = kana_birth_key(kana, birth);
-                for row in self.index_rows(index_names::KANA_BIRTH, &key, false, subject_id, subject_id, prefecture) {
+            if let Some(key) = record.name_kana_birth_date_input() {
+                for row in self.index_rows(
+                    index_names::KANA_BIRTH,
+                    &key,
+                    false,
+                    subject_id,
+                    subject_id,
+                    prefecture,
+                ) {
                     ops.push(WriteOp::InsertIndex(row));
                 }
             }
@@ -545,13 +666,20 @@ impl Vault {
                     clock_date: None,
                     created_at: now,
                 }));
-                for row in self.index_rows(index_names::MY_NUMBER, number.as_str(), false, subject_id, subject_id, prefecture) {
+                for row in self.index_rows(
+                    index_names::MY_NUMBER,
+                    number.as_str(),
+                    false,
+                    subject_id,
+                    subject_id,
+                    prefecture,
+                ) {
                     ops.push(WriteOp::InsertIndex(row));
                 }
             }
         }
         let fields = record.values.keys().map(|k| (*k).to_owned()).collect();
-        Ok((WriteBatch { ops }, fields))
+        Ok((batch_of(ops), fields))
     }
 
     /// Applies a batch whose intent is already in the audit; a failure is audited too.
@@ -565,7 +693,9 @@ impl Vault {
     ) -> Result<(), VaultError> {
         if let Err(e) = self.store.apply(batch).await {
             let err = VaultError::from(e);
-            return Err(self.refuse(actor, purpose, action, vec![subject_id.to_string()], err).await);
+            return Err(self
+                .refuse(actor, purpose, action, vec![subject_id], err)
+                .await);
         }
         Ok(())
     }
@@ -579,23 +709,47 @@ impl Vault {
         record: &Record,
         view: &BTreeSet<&'static str>,
     ) -> Result<(), VaultError> {
-        let outside: Vec<&str> = record.values.keys().filter(|k| !view.contains(*k)).copied().collect();
+        let outside: Vec<&str> = record
+            .values
+            .keys()
+            .filter(|k| !view.contains(*k))
+            .copied()
+            .collect();
         if outside.is_empty() {
             Ok(())
         } else {
-            Err(self.refuse(actor, purpose, action, vec![], VaultError::Forbidden).await)
+            Err(self
+                .refuse(actor, purpose, action, vec![], VaultError::Forbidden)
+                .await)
         }
     }
 
     /// Reads an examinee in the caller's view, with the ids of their applications.
-    pub async fn read_examinee(&self, actor: &Actor, purpose: &str, id: Uuid) -> Result<RecordView, VaultError> {
-        let mut view = self.read_subject(actor, purpose, RecordKind::Examinee, id).await?;
+    pub async fn read_examinee(
+        &self,
+        actor: &Actor,
+        purpose: &str,
+        id: Uuid,
+    ) -> Result<RecordView, VaultError> {
+        let mut view = self
+            .read_subject(actor, purpose, RecordKind::Examinee, id)
+            .await?;
         // Application ids the caller may see: only in the caller's prefectures.
         let apps = self
             .store
-            .list_records(id, RecordKind::Application.as_str(), &actor.tenants)
+            .list_records(
+                &kind_query(RecordQuery::of_subject(id), RecordKind::Application),
+                &actor.tenants,
+            )
             .await?;
-        let app_view = match self.decide(actor, purpose, Action::Read, RecordKind::Application, None, false) {
+        let app_view = match self.decide(
+            actor,
+            purpose,
+            Action::Read,
+            RecordKind::Application,
+            None,
+            false,
+        ) {
             Decision::Permit(v) => v.fields().collect::<BTreeSet<_>>(),
             _ => BTreeSet::new(),
         };
@@ -617,8 +771,14 @@ impl Vault {
     }
 
     /// Reads a meister in the caller's view.
-    pub async fn read_meister(&self, actor: &Actor, purpose: &str, id: Uuid) -> Result<RecordView, VaultError> {
-        self.read_subject(actor, purpose, RecordKind::Meister, id).await
+    pub async fn read_meister(
+        &self,
+        actor: &Actor,
+        purpose: &str,
+        id: Uuid,
+    ) -> Result<RecordView, VaultError> {
+        self.read_subject(actor, purpose, RecordKind::Meister, id)
+            .await
     }
 
     async fn read_subject(
@@ -630,21 +790,38 @@ impl Vault {
     ) -> Result<RecordView, VaultError> {
         let action = action_name(Action::Read, kind);
         self.require_purpose(actor, purpose, action).await?;
-        let subjects = vec![id.to_string()];
+        let subjects = vec![id];
         let Some(row) = self.store.get_record(id, &actor.tenants).await? else {
-            return Err(self.refuse(actor, purpose, action, subjects, VaultError::NotFound).await);
+            return Err(self
+                .refuse(actor, purpose, action, subjects, VaultError::NotFound)
+                .await);
         };
-        if row.kind != kind.as_str() {
-            return Err(self.refuse(actor, purpose, action, subjects, VaultError::NotFound).await);
+        if row.kind != kind {
+            return Err(self
+                .refuse(actor, purpose, action, subjects, VaultError::NotFound)
+                .await);
         }
         let suspended = self.is_suspended(id, &actor.tenants).await?;
         let view = self
-            .permit(actor, purpose, Action::Read, kind, Some(&row.prefecture_code), suspended, &subjects)
+            .permit(
+                actor,
+                purpose,
+                Action::Read,
+                kind,
+                Some(&row.prefecture_code),
+                suspended,
+                &subjects,
+            )
             .await?;
-        self.reveal_record(actor, purpose, action, &row, &view, id.to_string()).await
+        self.reveal_record(actor, purpose, action, &row, &view, id.to_string())
+            .await
     }
 
-    async fn is_suspended(&self, subject_id: Uuid, scope: &TenantScope) -> Result<bool, VaultError> {
+    async fn is_suspended(
+        &self,
+        subject_id: Uuid,
+        scope: &TenantScope,
+    ) -> Result<bool, VaultError> {
         Ok(self
             .store
             .get_subject(subject_id, scope)
@@ -663,7 +840,7 @@ impl Vault {
         view: &BTreeSet<&'static str>,
         api_id: String,
     ) -> Result<RecordView, VaultError> {
-        let kind = parse_kind(&row.kind)?;
+        let kind = row.kind;
         let sealed_names: Vec<String> = SealedRecord::decode(&row.sealed)?
             .iter()
             .map(|(n, _)| n.to_owned())
@@ -679,16 +856,19 @@ impl Vault {
                 action,
                 purpose,
                 tenant: Some(row.prefecture_code.clone()),
-                subjects: vec![row.subject_id.to_string()],
+                subjects: vec![row.subject_id],
                 fields,
                 outcome: Outcome::Ok,
             },
         )
         .await?;
-        let dek = self.subject_dek(row.subject_id, Compartment::General).await?;
+        let dek = self
+            .subject_dek(row.subject_id, Compartment::General)
+            .await?;
         let cipher = Cipher::new(&dek);
-        let mut out = plain;
+        let mut out = Map::new();
         self.open_fields(&cipher, row, view, &mut out)?;
+        out.extend(plain);
         Ok(RecordView {
             kind,
             id: api_id,
@@ -707,32 +887,58 @@ impl Vault {
     ) -> Result<(), VaultError> {
         let action = action_name(Action::Update, kind);
         self.require_purpose(actor, purpose, action).await?;
-        let subjects = vec![id.to_string()];
+        let subjects = vec![id];
         let (changes, reason) = split_reason(body);
         let record = match parse_record(kind, &changes, Mode::Patch) {
             Ok(r) => r,
-            Err(errs) => return Err(self.refuse(actor, purpose, action, subjects, VaultError::Invalid(errs)).await),
+            Err(errs) => {
+                return Err(self
+                    .refuse(actor, purpose, action, subjects, VaultError::Invalid(errs))
+                    .await)
+            }
         };
         let Some(row) = self.store.get_record(id, &actor.tenants).await? else {
-            return Err(self.refuse(actor, purpose, action, subjects, VaultError::NotFound).await);
+            return Err(self
+                .refuse(actor, purpose, action, subjects, VaultError::NotFound)
+                .await);
         };
-        if row.kind != kind.as_str() {
-            return Err(self.refuse(actor, purpose, action, subjects, VaultError::NotFound).await);
+        if row.kind != kind {
+            return Err(self
+                .refuse(actor, purpose, action, subjects, VaultError::NotFound)
+                .await);
         }
         let suspended = self.is_suspended(id, &actor.tenants).await?;
         let view = self
-            .permit(actor, purpose, Action::Update, kind, Some(&row.prefecture_code), suspended, &subjects)
+            .permit(
+                actor,
+                purpose,
+                Action::Update,
+                kind,
+                Some(&row.prefecture_code),
+                suspended,
+                &subjects,
+            )
             .await?;
-        self.check_writable(actor, purpose, action, &record, &view).await?;
-        if record.values.contains_key("prefecture_code") || record.values.contains_key("my_number") {
+        self.check_writable(actor, purpose, action, &record, &view)
+            .await?;
+        if record.values.contains_key("prefecture_code") || record.values.contains_key("my_number")
+        {
             // Moving a subject between tenants or replacing the My Number is not a correction.
             let errs = ValidationErrors(vec![ValidationError {
-                field: if record.values.contains_key("my_number") { "my_number" } else { "prefecture_code" }.to_owned(),
+                field: if record.values.contains_key("my_number") {
+                    "my_number"
+                } else {
+                    "prefecture_code"
+                }
+                .to_owned(),
                 code: "not_correctable",
             }]);
-            return Err(self.refuse(actor, purpose, action, subjects, VaultError::Invalid(errs)).await);
+            return Err(self
+                .refuse(actor, purpose, action, subjects, VaultError::Invalid(errs))
+                .await);
         }
-        self.update_record(actor, purpose, action, &row, &record, reason.as_deref()).await
+        self.update_record(actor, purpose, action, &row, &record, reason.as_deref())
+            .await
     }
 
     async fn update_record(
@@ -744,8 +950,10 @@ impl Vault {
         record: &Record,
         reason: Option<&str>,
     ) -> Result<(), VaultError> {
-        let kind = parse_kind(&row.kind)?;
-        let dek = self.subject_dek(row.subject_id, Compartment::General).await?;
+        let kind = row.kind;
+        let dek = self
+            .subject_dek(row.subject_id, Compartment::General)
+            .await?;
         let cipher = Cipher::new(&dek);
         let mut sealed = SealedRecord::decode(&row.sealed)?;
         let mut history = SealedRecord::new();
@@ -784,7 +992,15 @@ impl Vault {
                 sealed: history.encode(),
             }),
             WriteOp::UpdateRecord {
-                row: new_row,
+                update: RecordUpdate {
+                    record_id: new_row.record_id,
+                    prefecture_code: new_row.prefecture_code.clone(),
+                    fiscal_year: new_row.fiscal_year,
+                    clock_date: new_row.clock_date,
+                    status: new_row.status.clone(),
+                    sealed: new_row.sealed,
+                    updated_at: now,
+                },
                 expected_version: row.version,
             },
         ];
@@ -792,47 +1008,55 @@ impl Vault {
         if kind == RecordKind::Examinee
             && (record.values.contains_key("name_kana") || record.values.contains_key("birth_date"))
         {
-            let mut wanted = BTreeSet::new();
-            wanted.insert("name_kana");
-            wanted.insert("birth_date");
-            let mut current = Map::new();
-            self.open_fields(&cipher, row, &wanted, &mut Map::new())?;
-            self.open_fields(&cipher, row, &wanted, &mut current)?;
-            let kana = record
-                .values
-                .get("name_kana")
-                .map(|v| v.to_json())
-                .or_else(|| current.get("name_kana").cloned());
-            let birth = record
-                .values
-                .get("birth_date")
-                .map(|v| v.to_json())
-                .or_else(|| current.get("birth_date").cloned());
+            let wanted: BTreeSet<&'static str> = ["name_kana", "birth_date"].into_iter().collect();
+            let mut merged = Record::new(kind);
+            merged.values = self.decrypt_values(&cipher, row, &wanted)?;
+            for name in wanted {
+                if let Some(v) = record.values.get(name) {
+                    merged.values.insert(name, v.clone());
+                }
+            }
             ops.push(WriteOp::DeleteIndexes {
                 record_id: row.record_id,
-                field: index_names::KANA_BIRTH.to_owned(),
+                field: Some(index_names::KANA_BIRTH.to_owned()),
             });
-            if let (Some(Value::String(k)), Some(Value::String(b))) = (kana, birth) {
-                let key = format!("{k}\u{1f}{b}");
+            if let Some(key) = merged.name_kana_birth_date_input() {
                 ops.extend(
-                    self.index_rows(index_names::KANA_BIRTH, &key, false, row.record_id, row.subject_id, &row.prefecture_code)
-                        .into_iter()
-                        .map(WriteOp::InsertIndex),
+                    self.index_rows(
+                        index_names::KANA_BIRTH,
+                        &key,
+                        false,
+                        row.record_id,
+                        row.subject_id,
+                        &row.prefecture_code,
+                    )
+                    .into_iter()
+                    .map(WriteOp::InsertIndex),
                 );
             }
         }
-        for (name, index) in [("exam_number", index_names::EXAM_NUMBER), ("application_id", index_names::APPLICATION_ID)] {
+        for (name, index) in [
+            ("exam_number", index_names::EXAM_NUMBER),
+            ("application_id", index_names::APPLICATION_ID),
+        ] {
             if kind == RecordKind::Application {
                 if let Some(FieldValue::Text(v)) = record.values.get(name) {
                     ops.push(WriteOp::DeleteIndexes {
                         record_id: row.record_id,
-                        field: index.to_owned(),
+                        field: Some(index.to_owned()),
                     });
                     let unique = name == "application_id";
                     ops.extend(
-                        self.index_rows(index, v.as_str(), unique, row.record_id, row.subject_id, &row.prefecture_code)
-                            .into_iter()
-                            .map(WriteOp::InsertIndex),
+                        self.index_rows(
+                            index,
+                            v.as_str(),
+                            unique,
+                            row.record_id,
+                            row.subject_id,
+                            &row.prefecture_code,
+                        )
+                        .into_iter()
+                        .map(WriteOp::InsertIndex),
                     );
                 }
             }
@@ -843,13 +1067,14 @@ impl Vault {
                 action,
                 purpose,
                 tenant: Some(row.prefecture_code.clone()),
-                subjects: vec![row.subject_id.to_string()],
+                subjects: vec![row.subject_id],
                 fields: record.values.keys().map(|k| (*k).to_owned()).collect(),
                 outcome: Outcome::Ok,
             },
         )
         .await?;
-        self.apply_audited(actor, purpose, action, row.subject_id, WriteBatch { ops }).await
+        self.apply_audited(actor, purpose, action, row.subject_id, batch_of(ops))
+            .await
     }
 
     /// Exact-match search; answers examinee ids within the caller's prefectures.
@@ -862,22 +1087,36 @@ impl Vault {
         let action = "examinee.search";
         self.require_purpose(actor, purpose, action).await?;
         let (index, key, field_names) = match query {
-            ExamineeSearch::ExamNumber(v) => (index_names::EXAM_NUMBER, validate_identifier("exam_number", v)?, vec!["exam_number"]),
+            ExamineeSearch::ExamNumber(v) => (
+                index_names::EXAM_NUMBER,
+                validate_identifier("exam_number", v)?,
+                vec!["exam_number"],
+            ),
             ExamineeSearch::ApplicationId(v) => (
                 index_names::APPLICATION_ID,
                 validate_identifier("application_id", v)?,
                 vec!["application_id"],
             ),
-            ExamineeSearch::KanaAndBirthDate { name_kana, birth_date } => {
+            ExamineeSearch::KanaAndBirthDate {
+                name_kana,
+                birth_date,
+            } => {
                 let probe = serde_json::json!({"name_kana": name_kana, "birth_date": birth_date});
-                let rec = parse_record(RecordKind::Examinee, &probe, Mode::Patch).map_err(VaultError::Invalid)?;
-                let (Some(k), Some(b)) = (rec.values.get("name_kana"), rec.values.get("birth_date")) else {
-                    return Err(VaultError::Invalid(ValidationErrors(vec![ValidationError {
-                        field: "name_kana".into(),
-                        code: "required",
-                    }])));
+                let rec = parse_record(RecordKind::Examinee, &probe, Mode::Patch)
+                    .map_err(VaultError::Invalid)?;
+                let Some(key) = rec.name_kana_birth_date_input() else {
+                    return Err(VaultError::Invalid(ValidationErrors(vec![
+                        ValidationError {
+                            field: "name_kana".into(),
+                            code: "required",
+                        },
+                    ])));
                 };
-                (index_names::KANA_BIRTH, kana_birth_key(k, b), vec!["name_kana", "birth_date"])
+                (
+                    index_names::KANA_BIRTH,
+                    key.to_string(),
+                    vec!["name_kana", "birth_date"],
+                )
             }
         };
         let kind = if index == index_names::KANA_BIRTH {
@@ -885,10 +1124,14 @@ impl Vault {
         } else {
             RecordKind::Application
         };
-        self.permit(actor, purpose, Action::Search, kind, None, false, &[]).await?;
+        self.permit(actor, purpose, Action::Search, kind, None, false, &[])
+            .await?;
         let digests = self.digests(index, &key);
-        let keys: Vec<(u32, Vec<u8>)> = digests.iter().map(|d| (d.version, d.bytes.to_vec())).collect();
-        let hits = self.store.find_by_index(index, &keys, &actor.tenants, 1000).await?;
+        let keys: Vec<(u32, [u8; 32])> = digests.iter().map(|d| (d.version, d.bytes)).collect();
+        let hits = self
+            .store
+            .find_by_index(index, &keys, &actor.tenants, 1000)
+            .await?;
         let mut ids: Vec<Uuid> = hits.into_iter().map(|h| h.subject_id).collect();
         ids.sort();
         ids.dedup();
@@ -898,9 +1141,13 @@ impl Vault {
                 action,
                 purpose,
                 tenant: None,
-                subjects: ids.iter().map(Uuid::to_string).collect(),
+                subjects: ids.clone(),
                 fields: field_names.into_iter().map(str::to_owned).collect(),
-                outcome: if ids.is_empty() { Outcome::NotFound } else { Outcome::Ok },
+                outcome: if ids.is_empty() {
+                    Outcome::NotFound
+                } else {
+                    Outcome::Ok
+                },
             },
         )
         .await?;
@@ -908,28 +1155,49 @@ impl Vault {
     }
 
     /// Finds the examinee with a My Number; the number itself never leaves.
-    pub async fn resolve_my_number(&self, actor: &Actor, purpose: &str, my_number: &str) -> Result<Uuid, VaultError> {
+    pub async fn resolve_my_number(
+        &self,
+        actor: &Actor,
+        purpose: &str,
+        my_number: &str,
+    ) -> Result<Uuid, VaultError> {
         let action = "identity.resolve";
         self.require_purpose(actor, purpose, action).await?;
         let number = match MyNumber::parse(my_number) {
             Ok(n) => n,
-            Err(code) => {
+            Err(e) => {
                 let errs = ValidationErrors(vec![ValidationError {
                     field: "my_number".into(),
-                    code,
+                    code: e.code(),
                 }]);
-                return Err(self.refuse(actor, purpose, action, vec![], VaultError::Invalid(errs)).await);
+                return Err(self
+                    .refuse(actor, purpose, action, vec![], VaultError::Invalid(errs))
+                    .await);
             }
         };
-        self.permit(actor, purpose, Action::Resolve, RecordKind::Examinee, None, false, &[]).await?;
-        let keys: Vec<(u32, Vec<u8>)> = self
+        self.permit(
+            actor,
+            purpose,
+            Action::Resolve,
+            RecordKind::Examinee,
+            None,
+            false,
+            &[],
+        )
+        .await?;
+        let keys: Vec<(u32, [u8; 32])> = self
             .digests(index_names::MY_NUMBER, number.expose_digits())
             .iter()
-            .map(|d| (d.version, d.bytes.to_vec()))
+            .map(|d| (d.version, d.bytes))
             .collect();
-        let hits = self.store.find_by_index(index_names::MY_NUMBER, &keys, &actor.tenants, 2).await?;
+        let hits = self
+            .store
+            .find_by_index(index_names::MY_NUMBER, &keys, &actor.tenants, 2)
+            .await?;
         let Some(hit) = hits.first() else {
-            return Err(self.refuse(actor, purpose, action, vec![], VaultError::NotFound).await);
+            return Err(self
+                .refuse(actor, purpose, action, vec![], VaultError::NotFound)
+                .await);
         };
         let id = hit.subject_id;
         self.record(
@@ -938,7 +1206,7 @@ impl Vault {
                 action,
                 purpose,
                 tenant: None,
-                subjects: vec![id.to_string()],
+                subjects: vec![id],
                 fields: vec!["my_number".into()],
                 outcome: Outcome::Ok,
             },
@@ -948,15 +1216,24 @@ impl Vault {
     }
 
     /// Reveals the My Number of an examinee to a role and purpose the policy allows.
-    pub async fn reveal_my_number(&self, actor: &Actor, purpose: &str, id: Uuid) -> Result<RevealedMyNumber, VaultError> {
+    pub async fn reveal_my_number(
+        &self,
+        actor: &Actor,
+        purpose: &str,
+        id: Uuid,
+    ) -> Result<RevealedMyNumber, VaultError> {
         let action = "identity.reveal";
         self.require_purpose(actor, purpose, action).await?;
-        let subjects = vec![id.to_string()];
+        let subjects = vec![id];
         let Some(subject) = self.store.get_subject(id, &actor.tenants).await? else {
-            return Err(self.refuse(actor, purpose, action, subjects, VaultError::NotFound).await);
+            return Err(self
+                .refuse(actor, purpose, action, subjects, VaultError::NotFound)
+                .await);
         };
-        if subject.kind != RecordKind::Examinee.as_str() {
-            return Err(self.refuse(actor, purpose, action, subjects, VaultError::NotFound).await);
+        if subject.kind != SubjectKind::Examinee {
+            return Err(self
+                .refuse(actor, purpose, action, subjects, VaultError::NotFound)
+                .await);
         }
         let view = self
             .permit(
@@ -970,10 +1247,14 @@ impl Vault {
             )
             .await?;
         if !view.contains("my_number") {
-            return Err(self.refuse(actor, purpose, action, subjects, VaultError::Forbidden).await);
+            return Err(self
+                .refuse(actor, purpose, action, subjects, VaultError::Forbidden)
+                .await);
         }
-        let Some(row) = self.store.get_my_number(id).await? else {
-            return Err(self.refuse(actor, purpose, action, subjects, VaultError::NotFound).await);
+        let Some(row) = self.store.get_my_number(id, &actor.tenants).await? else {
+            return Err(self
+                .refuse(actor, purpose, action, subjects, VaultError::NotFound)
+                .await);
         };
         self.record(
             actor,
@@ -995,23 +1276,40 @@ impl Vault {
             field: "my_number",
         };
         let plain = cipher.open(&aad, &row.sealed)?;
-        let text = std::str::from_utf8(plain.expose_bytes()).map_err(|_| CryptoError::DecryptionFailed)?;
+        let text =
+            std::str::from_utf8(plain.expose_bytes()).map_err(|_| CryptoError::DecryptionFailed)?;
         let number = MyNumber::parse(text).map_err(|_| CryptoError::DecryptionFailed)?;
         Ok(RevealedMyNumber(number))
     }
 
     /// Sets or clears the suspension of use (利用停止) of a subject.
-    pub async fn set_suspension(&self, actor: &Actor, purpose: &str, id: Uuid, suspended: bool) -> Result<(), VaultError> {
+    pub async fn set_suspension(
+        &self,
+        actor: &Actor,
+        purpose: &str,
+        id: Uuid,
+        suspended: bool,
+    ) -> Result<(), VaultError> {
         let action = "subject.suspend";
         self.require_purpose(actor, purpose, action).await?;
-        let subjects = vec![id.to_string()];
+        let subjects = vec![id];
         let Some(subject) = self.store.get_subject(id, &actor.tenants).await? else {
-            return Err(self.refuse(actor, purpose, action, subjects, VaultError::NotFound).await);
+            return Err(self
+                .refuse(actor, purpose, action, subjects, VaultError::NotFound)
+                .await);
         };
-        let kind = parse_kind(&subject.kind)?;
+        let kind = subject_kind(subject.kind);
         // Suspension itself is allowed for the purposes that may act under suspension.
-        self.permit(actor, purpose, Action::Suspend, kind, Some(&subject.prefecture_code), false, &subjects)
-            .await?;
+        self.permit(
+            actor,
+            purpose,
+            Action::Suspend,
+            kind,
+            Some(&subject.prefecture_code),
+            false,
+            &subjects,
+        )
+        .await?;
         self.record(
             actor,
             EventSpec {
@@ -1025,9 +1323,11 @@ impl Vault {
         )
         .await?;
         self.store
-            .apply(WriteBatch {
-                ops: vec![WriteOp::SetSuspended { subject_id: id, suspended }],
-            })
+            .apply(batch_of(vec![WriteOp::SetSuspended {
+                subject_id: id,
+                suspended,
+                updated_at: Utc::now(),
+            }]))
             .await?;
         Ok(())
     }
@@ -1043,7 +1343,14 @@ impl Vault {
         body: &Value,
     ) -> Result<String, VaultError> {
         let record = self
-            .create_child(actor, purpose, RecordKind::Application, examinee_id, None, body)
+            .create_child(
+                actor,
+                purpose,
+                RecordKind::Application,
+                examinee_id,
+                None,
+                body,
+            )
             .await?;
         Ok(record)
     }
@@ -1056,14 +1363,34 @@ impl Vault {
         examinee_id: Uuid,
         body: &Value,
     ) -> Result<String, VaultError> {
-        self.create_child(actor, purpose, RecordKind::Qualification, examinee_id, None, body)
-            .await
+        self.create_child(
+            actor,
+            purpose,
+            RecordKind::Qualification,
+            examinee_id,
+            None,
+            body,
+        )
+        .await
     }
 
     /// Adds a teaching visit to a meister; answers its id.
-    pub async fn add_activity(&self, actor: &Actor, purpose: &str, meister_id: Uuid, body: &Value) -> Result<String, VaultError> {
-        self.create_child(actor, purpose, RecordKind::MeisterActivity, meister_id, None, body)
-            .await
+    pub async fn add_activity(
+        &self,
+        actor: &Actor,
+        purpose: &str,
+        meister_id: Uuid,
+        body: &Value,
+    ) -> Result<String, VaultError> {
+        self.create_child(
+            actor,
+            purpose,
+            RecordKind::MeisterActivity,
+            meister_id,
+            None,
+            body,
+        )
+        .await
     }
 
     async fn create_child(
@@ -1077,29 +1404,48 @@ impl Vault {
     ) -> Result<String, VaultError> {
         let action = action_name(Action::Create, kind);
         self.require_purpose(actor, purpose, action).await?;
-        let subjects = vec![subject_id.to_string()];
+        let subjects = vec![subject_id];
         let mut record = match parse_record(kind, body, Mode::Create) {
             Ok(r) => r,
-            Err(errs) => return Err(self.refuse(actor, purpose, action, subjects, VaultError::Invalid(errs)).await),
+            Err(errs) => {
+                return Err(self
+                    .refuse(actor, purpose, action, subjects, VaultError::Invalid(errs))
+                    .await)
+            }
         };
         let Some(subject) = self.store.get_subject(subject_id, &actor.tenants).await? else {
-            return Err(self.refuse(actor, purpose, action, subjects, VaultError::NotFound).await);
+            return Err(self
+                .refuse(actor, purpose, action, subjects, VaultError::NotFound)
+                .await);
         };
         let owner_kind = if kind == RecordKind::MeisterActivity {
             RecordKind::Meister
         } else {
             RecordKind::Examinee
         };
-        if subject.kind != owner_kind.as_str() {
-            return Err(self.refuse(actor, purpose, action, subjects, VaultError::NotFound).await);
+        if subject_kind(subject.kind) != owner_kind {
+            return Err(self
+                .refuse(actor, purpose, action, subjects, VaultError::NotFound)
+                .await);
         }
         // A child record lives in its own prefecture when it names one, else the subject's.
-        let prefecture = plain_text(&record, "prefecture_code").unwrap_or_else(|| subject.prefecture_code.clone());
+        let prefecture = plain_text(&record, "prefecture_code")
+            .unwrap_or_else(|| subject.prefecture_code.clone());
         let view = self
-            .permit(actor, purpose, Action::Create, kind, Some(&prefecture), subject.suspended, &subjects)
+            .permit(
+                actor,
+                purpose,
+                Action::Create,
+                kind,
+                Some(&prefecture),
+                subject.suspended,
+                &subjects,
+            )
             .await?;
         if !actor.tenants.contains(&prefecture) {
-            return Err(self.refuse(actor, purpose, action, subjects, VaultError::NotFound).await);
+            return Err(self
+                .refuse(actor, purpose, action, subjects, VaultError::NotFound)
+                .await);
         }
         let record_id = Uuid::new_v4();
         let api_id = if kind == RecordKind::Application {
@@ -1107,16 +1453,18 @@ impl Vault {
                 Some(FieldValue::Text(t)) => t.as_str().to_owned(),
                 _ => {
                     let generated = record_id.simple().to_string();
-                    record
-                        .values
-                        .insert("application_id", FieldValue::Text(zeroize::Zeroizing::new(generated.clone())));
+                    record.values.insert(
+                        "application_id",
+                        FieldValue::Text(zeroize::Zeroizing::new(generated.clone())),
+                    );
                     generated
                 }
             }
         } else {
             record_id.to_string()
         };
-        self.check_writable(actor, purpose, action, &record, &view).await?;
+        self.check_writable(actor, purpose, action, &record, &view)
+            .await?;
         let dek = self.subject_dek(subject_id, Compartment::General).await?;
         let cipher = Cipher::new(&dek);
         let mut sealed = SealedRecord::new();
@@ -1124,7 +1472,7 @@ impl Vault {
         let now = Utc::now();
         let mut ops = vec![WriteOp::InsertRecord(RecordRow {
             record_id,
-            kind: kind.as_str().to_owned(),
+            kind,
             subject_id,
             parent_id: parent.map(|p| p.record_id),
             prefecture_code: prefecture.clone(),
@@ -1139,15 +1487,29 @@ impl Vault {
         if kind == RecordKind::Application {
             if let Some(FieldValue::Text(v)) = record.values.get("exam_number") {
                 ops.extend(
-                    self.index_rows(index_names::EXAM_NUMBER, v.as_str(), false, record_id, subject_id, &prefecture)
-                        .into_iter()
-                        .map(WriteOp::InsertIndex),
+                    self.index_rows(
+                        index_names::EXAM_NUMBER,
+                        v.as_str(),
+                        false,
+                        record_id,
+                        subject_id,
+                        &prefecture,
+                    )
+                    .into_iter()
+                    .map(WriteOp::InsertIndex),
                 );
             }
             ops.extend(
-                self.index_rows(index_names::APPLICATION_ID, &api_id, true, record_id, subject_id, &prefecture)
-                    .into_iter()
-                    .map(WriteOp::InsertIndex),
+                self.index_rows(
+                    index_names::APPLICATION_ID,
+                    &api_id,
+                    true,
+                    record_id,
+                    subject_id,
+                    &prefecture,
+                )
+                .into_iter()
+                .map(WriteOp::InsertIndex),
             );
         }
         self.record(
@@ -1162,20 +1524,24 @@ impl Vault {
             },
         )
         .await?;
-        self.apply_audited(actor, purpose, action, subject_id, WriteBatch { ops })
+        self.apply_audited(actor, purpose, action, subject_id, batch_of(ops))
             .await?;
         Ok(api_id)
     }
 
     /// Finds an application record by its application id, tenant-scoped.
-    async fn find_application(&self, actor: &Actor, application_id: &str) -> Result<Option<RecordRow>, VaultError> {
+    async fn find_application(
+        &self,
+        actor: &Actor,
+        application_id: &str,
+    ) -> Result<Option<RecordRow>, VaultError> {
         let Ok(id) = validate_identifier("application_id", application_id) else {
             return Ok(None);
         };
-        let keys: Vec<(u32, Vec<u8>)> = self
+        let keys: Vec<(u32, [u8; 32])> = self
             .digests(index_names::APPLICATION_ID, &id)
             .iter()
-            .map(|d| (d.version, d.bytes.to_vec()))
+            .map(|d| (d.version, d.bytes))
             .collect();
         let hits = self
             .store
@@ -1188,34 +1554,73 @@ impl Vault {
     }
 
     /// Reads an application in the caller's view (with its result when the view allows).
-    pub async fn read_application(&self, actor: &Actor, purpose: &str, application_id: &str) -> Result<RecordView, VaultError> {
+    pub async fn read_application(
+        &self,
+        actor: &Actor,
+        purpose: &str,
+        application_id: &str,
+    ) -> Result<RecordView, VaultError> {
         let action = "application.read";
         self.require_purpose(actor, purpose, action).await?;
         let Some(row) = self.find_application(actor, application_id).await? else {
-            return Err(self.refuse(actor, purpose, action, vec![], VaultError::NotFound).await);
+            return Err(self
+                .refuse(actor, purpose, action, vec![], VaultError::NotFound)
+                .await);
         };
-        let subjects = vec![row.subject_id.to_string()];
+        let subjects = vec![row.subject_id];
         let suspended = self.is_suspended(row.subject_id, &actor.tenants).await?;
         let view = self
-            .permit(actor, purpose, Action::Read, RecordKind::Application, Some(&row.prefecture_code), suspended, &subjects)
+            .permit(
+                actor,
+                purpose,
+                Action::Read,
+                RecordKind::Application,
+                Some(&row.prefecture_code),
+                suspended,
+                &subjects,
+            )
             .await?;
         let mut out = self
-            .reveal_record(actor, purpose, action, &row, &view, application_id.to_owned())
+            .reveal_record(
+                actor,
+                purpose,
+                action,
+                &row,
+                &view,
+                application_id.to_owned(),
+            )
             .await?;
-        out.fields
-            .insert("examinee_id".into(), Value::String(row.subject_id.to_string()));
+        out.fields.insert(
+            "examinee_id".into(),
+            Value::String(row.subject_id.to_string()),
+        );
         // The result (受検管理) of the application, when one exists and the view allows.
         let results = self
             .store
-            .list_children(row.record_id, RecordKind::Result.as_str(), &actor.tenants)
+            .list_records(
+                &kind_query(RecordQuery::of_parent(row.record_id), RecordKind::Result),
+                &actor.tenants,
+            )
             .await?;
         if let Some(result) = results.first() {
-            if let Decision::Permit(rv) =
-                self.decide(actor, purpose, Action::Read, RecordKind::Result, Some(&result.prefecture_code), suspended)
-            {
+            if let Decision::Permit(rv) = self.decide(
+                actor,
+                purpose,
+                Action::Read,
+                RecordKind::Result,
+                Some(&result.prefecture_code),
+                suspended,
+            ) {
                 let rview: BTreeSet<&'static str> = rv.fields().collect();
                 let r = self
-                    .reveal_record(actor, purpose, "result.read", result, &rview, result.record_id.to_string())
+                    .reveal_record(
+                        actor,
+                        purpose,
+                        "result.read",
+                        result,
+                        &rview,
+                        result.record_id.to_string(),
+                    )
                     .await?;
                 out.fields.insert("result".into(), Value::Object(r.fields));
             }
@@ -1224,36 +1629,66 @@ impl Vault {
     }
 
     /// Records or replaces the result (受検管理) of an application.
-    pub async fn put_result(&self, actor: &Actor, purpose: &str, application_id: &str, body: &Value) -> Result<(), VaultError> {
+    pub async fn put_result(
+        &self,
+        actor: &Actor,
+        purpose: &str,
+        application_id: &str,
+        body: &Value,
+    ) -> Result<(), VaultError> {
         let action = "result.write";
         self.require_purpose(actor, purpose, action).await?;
         let Some(app) = self.find_application(actor, application_id).await? else {
-            return Err(self.refuse(actor, purpose, action, vec![], VaultError::NotFound).await);
+            return Err(self
+                .refuse(actor, purpose, action, vec![], VaultError::NotFound)
+                .await);
         };
         let existing = self
             .store
-            .list_children(app.record_id, RecordKind::Result.as_str(), &actor.tenants)
+            .list_records(
+                &kind_query(RecordQuery::of_parent(app.record_id), RecordKind::Result),
+                &actor.tenants,
+            )
             .await?;
         match existing.first() {
             None => {
-                self.create_child(actor, purpose, RecordKind::Result, app.subject_id, Some(&app), body)
-                    .await?;
+                self.create_child(
+                    actor,
+                    purpose,
+                    RecordKind::Result,
+                    app.subject_id,
+                    Some(&app),
+                    body,
+                )
+                .await?;
                 Ok(())
             }
             Some(row) => {
-                let subjects = vec![row.subject_id.to_string()];
+                let subjects = vec![row.subject_id];
                 let record = match parse_record(RecordKind::Result, body, Mode::Patch) {
                     Ok(r) => r,
                     Err(errs) => {
-                        return Err(self.refuse(actor, purpose, action, subjects, VaultError::Invalid(errs)).await)
+                        return Err(self
+                            .refuse(actor, purpose, action, subjects, VaultError::Invalid(errs))
+                            .await)
                     }
                 };
                 let suspended = self.is_suspended(row.subject_id, &actor.tenants).await?;
                 let view = self
-                    .permit(actor, purpose, Action::Update, RecordKind::Result, Some(&row.prefecture_code), suspended, &subjects)
+                    .permit(
+                        actor,
+                        purpose,
+                        Action::Update,
+                        RecordKind::Result,
+                        Some(&row.prefecture_code),
+                        suspended,
+                        &subjects,
+                    )
                     .await?;
-                self.check_writable(actor, purpose, action, &record, &view).await?;
-                self.update_record(actor, purpose, action, row, &record, None).await
+                self.check_writable(actor, purpose, action, &record, &view)
+                    .await?;
+                self.update_record(actor, purpose, action, row, &record, None)
+                    .await
             }
         }
     }
@@ -1269,44 +1704,135 @@ impl Vault {
     ) -> Result<(), VaultError> {
         let action = "qualification.update";
         self.require_purpose(actor, purpose, action).await?;
-        let subjects = vec![examinee_id.to_string()];
+        let subjects = vec![examinee_id];
         let record = match parse_record(RecordKind::Qualification, body, Mode::Patch) {
             Ok(r) => r,
-            Err(errs) => return Err(self.refuse(actor, purpose, action, subjects, VaultError::Invalid(errs)).await),
+            Err(errs) => {
+                return Err(self
+                    .refuse(actor, purpose, action, subjects, VaultError::Invalid(errs))
+                    .await)
+            }
         };
-        let row = match self.store.get_record(qualification_id, &actor.tenants).await? {
-            Some(r) if r.subject_id == examinee_id && r.kind == RecordKind::Qualification.as_str() => r,
-            _ => return Err(self.refuse(actor, purpose, action, subjects, VaultError::NotFound).await),
+        let row = match self
+            .store
+            .get_record(qualification_id, &actor.tenants)
+            .await?
+        {
+            Some(r) if r.subject_id == examinee_id && r.kind == RecordKind::Qualification => r,
+            _ => {
+                return Err(self
+                    .refuse(actor, purpose, action, subjects, VaultError::NotFound)
+                    .await)
+            }
         };
         let suspended = self.is_suspended(row.subject_id, &actor.tenants).await?;
         let view = self
-            .permit(actor, purpose, Action::Update, RecordKind::Qualification, Some(&row.prefecture_code), suspended, &subjects)
+            .permit(
+                actor,
+                purpose,
+                Action::Update,
+                RecordKind::Qualification,
+                Some(&row.prefecture_code),
+                suspended,
+                &subjects,
+            )
             .await?;
-        self.check_writable(actor, purpose, action, &record, &view).await?;
-        self.update_record(actor, purpose, action, &row, &record, None).await
+        self.check_writable(actor, purpose, action, &record, &view)
+            .await?;
+        self.update_record(actor, purpose, action, &row, &record, None)
+            .await
     }
 
     /// Meisters with no activity (nor certification) within the policy's inactivity
     /// period before `as_of`, in the caller's prefectures.
-    pub async fn inactive_meisters(&self, actor: &Actor, purpose: &str, as_of: NaiveDate) -> Result<Vec<Uuid>, VaultError> {
+    pub async fn inactive_meisters(
+        &self,
+        actor: &Actor,
+        purpose: &str,
+        as_of: NaiveDate,
+    ) -> Result<Vec<Uuid>, VaultError> {
         let action = "meister.inactive";
         self.require_purpose(actor, purpose, action).await?;
-        self.permit(actor, purpose, Action::Read, RecordKind::Meister, None, false, &[]).await?;
-        let cutoff = self.policy.meister_inactivity_cutoff(as_of);
-        let ids = self.store.meisters_inactive_since(cutoff, &actor.tenants).await?;
+        self.permit(
+            actor,
+            purpose,
+            Action::Read,
+            RecordKind::Meister,
+            None,
+            false,
+            &[],
+        )
+        .await?;
+        let ids = self.inactive_meister_ids(&actor.tenants, as_of).await?;
         self.record(
             actor,
             EventSpec {
                 action,
                 purpose,
                 tenant: None,
-                subjects: ids.iter().map(Uuid::to_string).collect(),
+                subjects: ids.clone(),
                 fields: vec![],
                 outcome: Outcome::Ok,
             },
         )
         .await?;
         Ok(ids)
+    }
+}
+
+impl Vault {
+    /// Meisters in `scope` whose latest activity (or certification) lies more than the
+    /// policy's inactivity period before `as_of`. Reads plain clock columns only.
+    async fn inactive_meister_ids(
+        &self,
+        scope: &TenantScope,
+        as_of: NaiveDate,
+    ) -> Result<Vec<Uuid>, VaultError> {
+        let period = self.policy.meister_inactivity_period();
+        let mut standing = Vec::new();
+        let mut after = None;
+        loop {
+            let mut q = kind_query(RecordQuery::all(), RecordKind::Meister);
+            q.after = after;
+            let page = self.store.list_records(&q, scope).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.record_id);
+            for m in &page {
+                if m.status.as_deref() == Some("deregistered") {
+                    continue;
+                }
+                let acts = self
+                    .store
+                    .list_records(
+                        &kind_query(
+                            RecordQuery::of_subject(m.subject_id),
+                            RecordKind::MeisterActivity,
+                        ),
+                        scope,
+                    )
+                    .await?;
+                let last_activity = acts.iter().filter_map(|a| a.clock_date).max();
+                let Some(certified_on) = m.clock_date else {
+                    continue;
+                };
+                let status = m
+                    .status
+                    .as_deref()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(crate::retention::MeisterStatus::Active);
+                standing.push(crate::retention::MeisterStanding {
+                    meister_id: m.subject_id,
+                    certified_on,
+                    last_activity,
+                    status,
+                });
+            }
+        }
+        Ok(crate::retention::inactive_meisters(
+            &standing,
+            period.into(),
+            as_of,
+        ))
     }
 }
 
@@ -1340,9 +1866,32 @@ fn action_name(action: Action, kind: RecordKind) -> &'static str {
     }
 }
 
-fn parse_kind(s: &str) -> Result<RecordKind, VaultError> {
-    s.parse()
-        .map_err(|_| VaultError::Store(StoreError::Corrupt("unknown record kind".into())))
+fn key_compartment(c: Compartment) -> KeyCompartment {
+    match c {
+        Compartment::General => KeyCompartment::General,
+        Compartment::MyNumber => KeyCompartment::MyNumber,
+    }
+}
+
+fn subject_kind(k: SubjectKind) -> RecordKind {
+    match k {
+        SubjectKind::Examinee => RecordKind::Examinee,
+        SubjectKind::Meister => RecordKind::Meister,
+    }
+}
+
+fn kind_query(mut q: RecordQuery, kind: RecordKind) -> RecordQuery {
+    q.kind = Some(kind);
+    q.limit = 1000;
+    q
+}
+
+fn batch_of(ops: Vec<WriteOp>) -> WriteBatch {
+    let mut batch = WriteBatch::with_capacity(ops.len());
+    for op in ops {
+        batch.push(op);
+    }
+    batch
 }
 
 fn plain_text(record: &Record, name: &str) -> Option<String> {
@@ -1373,21 +1922,27 @@ fn clock_date(record: &Record) -> Option<NaiveDate> {
     }
 }
 
-/// The plain columns of a row that the view lets out.
-fn plain_fields(kind: RecordKind, row: &RecordRow, view: &BTreeSet<&'static str>) -> Map<String, Value> {
+/// Values that live in plain columns and are authoritative there: the vault-assigned
+/// ids and the lifecycle status (changed by retention without re-sealing).
+fn plain_fields(
+    kind: RecordKind,
+    row: &RecordRow,
+    view: &BTreeSet<&'static str>,
+) -> Map<String, Value> {
     let mut out = Map::new();
     for def in schema::fields_of(kind) {
-        if def.storage != Storage::Plain || !view.contains(def.name) {
+        if !view.contains(def.name) {
             continue;
         }
-        let value = match def.name {
-            "prefecture_code" => Some(Value::String(row.prefecture_code.clone())),
-            "fiscal_year" => row.fiscal_year.map(|y| Value::from(y)),
-            "status" => row.status.clone().map(Value::String),
-            _ => row.clock_date.map(|d| Value::String(d.to_string())),
-        };
-        if let Some(v) = value {
-            out.insert(def.name.to_owned(), v);
+        if def.vault_assigned {
+            out.insert(
+                def.name.to_owned(),
+                Value::String(row.subject_id.to_string()),
+            );
+        } else if def.name == "status" {
+            if let Some(status) = &row.status {
+                out.insert(def.name.to_owned(), Value::String(status.clone()));
+            }
         }
     }
     out
@@ -1409,29 +1964,16 @@ fn split_reason(body: &Value) -> (Value, Option<String>) {
 }
 
 fn validate_identifier(field: &'static str, v: &str) -> Result<String, VaultError> {
-    let ok = !v.is_empty() && v.len() <= 32 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    let ok =
+        !v.is_empty() && v.len() <= 32 && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
     if ok {
         Ok(v.to_owned())
     } else {
-        Err(VaultError::Invalid(ValidationErrors(vec![ValidationError {
-            field: field.to_owned(),
-            code: "invalid_format",
-        }])))
+        Err(VaultError::Invalid(ValidationErrors(vec![
+            ValidationError {
+                field: field.to_owned(),
+                code: "invalid_format",
+            },
+        ])))
     }
 }
-
-/// The composite blind-index input for kana name + birth date.
-fn kana_birth_key(kana: &FieldValue, birth: &FieldValue) -> String {
-    let k = match kana.to_json() {
-        Value::String(s) => s,
-        _ => String::new(),
-    };
-    let b = match birth.to_json() {
-        Value::String(s) => s,
-        _ => String::new(),
-    };
-    format!("{k}\u{1f}{b}")
-}
-
-#[allow(dead_code)]
-fn _field_def_is_used(_: &FieldDef, _: FieldClass) {}

@@ -120,3 +120,18 @@ mod tests {
         assert!(!text.contains(&hex::encode(&pkcs8[pkcs8.len() - 8..])));
     }
 }
+
+/// The keyring's audit signing key signs checkpoints (and erasure certificates).
+impl CheckpointSigner for crate::crypto::AuditSigner {
+    fn key_id(&self) -> String {
+        crate::crypto::AuditSigner::key_id(self).to_owned()
+    }
+
+    fn sign(&self, msg: &[u8]) -> Vec<u8> {
+        crate::crypto::AuditSigner::sign(self, msg)
+    }
+
+    fn public_key(&self) -> Vec<u8> {
+        crate::crypto::AuditSigner::public_key(self)
+    }
+}

@@ -187,3 +187,23 @@ pub fn today_in_japan(now: DateTime<Utc>) -> NaiveDate {
         None => now.date_naive(),
     }
 }
+
+impl From<vault_policy::Period> for Period {
+    /// The policy's period, counted by this module's rules (民法第143条).
+    fn from(p: vault_policy::Period) -> Period {
+        match p {
+            vault_policy::Period::Permanent => Period::Permanent,
+            vault_policy::Period::Finite {
+                years,
+                months,
+                days,
+            } => Period::Finite {
+                years,
+                months,
+                days,
+            },
+            // An unknown kind of period is never a reason to delete: keep.
+            _ => Period::Permanent,
+        }
+    }
+}
