@@ -232,7 +232,7 @@ async fn a_checkpoint_is_signed_after_t_when_idle() {
         let log = env.start(cfg).await;
         append_n(&log, 3).await;
         assert!(checkpoint_lines(&env.checkpoint_file).is_empty());
-        tokio::time::sleep(Duration::from_millis(800)).await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
         let lines = checkpoint_lines(&env.checkpoint_file);
         assert_eq!(lines.len(), 1, "{lines:?}");
         assert_eq!(lines[0]["seq"].as_u64(), Some(3));
