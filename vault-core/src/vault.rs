@@ -111,6 +111,12 @@ impl fmt::Debug for RecordView {
 /// A revealed My Number; only the reveal call produces one.
 pub struct RevealedMyNumber(MyNumber);
 
+impl fmt::Debug for RevealedMyNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RevealedMyNumber(<redacted>)")
+    }
+}
+
 impl RevealedMyNumber {
     /// The 12 digits, for the one response that returns them.
     pub fn expose_digits(&self) -> &str {
@@ -713,6 +719,12 @@ impl Vault {
             .values
             .keys()
             .filter(|k| !view.contains(*k))
+            // My Number is write-only at intake: whoever may register the examinee may
+            // hand it over with the registration; only a reveal grant reads it back.
+            .filter(|k| {
+                schema::field(record.kind, k).map(|d| d.storage)
+                    != Some(Storage::MyNumberCompartment)
+            })
             .copied()
             .collect();
         if outside.is_empty() {

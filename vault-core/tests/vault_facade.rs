@@ -118,10 +118,18 @@ async fn registered_examinee_reads_back_in_the_staff_view_without_my_number() {
         let s = staff("13");
         let id = h
             .vault
-            .register_examinee(&s, "exam_administration", &examinee_body("13", &my_number("12345678901")))
+            .register_examinee(
+                &s,
+                "exam_administration",
+                &examinee_body("13", &my_number("12345678901")),
+            )
             .await
             .expect("register");
-        let view = h.vault.read_examinee(&s, "exam_administration", id).await.expect("read");
+        let view = h
+            .vault
+            .read_examinee(&s, "exam_administration", id)
+            .await
+            .expect("read");
         assert_eq!(view.fields["name"], json!(NAME));
         assert_eq!(view.fields["address"], json!(ADDRESS));
         assert_eq!(view.fields["phone"], json!(PHONE));
@@ -137,11 +145,19 @@ async fn a_narrower_purpose_withholds_fields_outside_its_view() {
         let s = staff("13");
         let id = h
             .vault
-            .register_examinee(&s, "exam_administration", &examinee_body("13", &my_number("12345678902")))
+            .register_examinee(
+                &s,
+                "exam_administration",
+                &examinee_body("13", &my_number("12345678902")),
+            )
             .await
             .expect("register");
         // result_notification grants identity, address, exam, result: no contact.
-        let view = h.vault.read_examinee(&s, "result_notification", id).await.expect("read");
+        let view = h
+            .vault
+            .read_examinee(&s, "result_notification", id)
+            .await
+            .expect("read");
         assert_eq!(view.fields["name"], json!(NAME));
         assert!(!view.fields.contains_key("phone"));
         h
@@ -155,10 +171,18 @@ async fn a_purpose_the_role_may_not_state_is_forbidden_and_audited() {
         let s = staff("13");
         let id = h
             .vault
-            .register_examinee(&s, "exam_administration", &examinee_body("13", &my_number("22345678901")))
+            .register_examinee(
+                &s,
+                "exam_administration",
+                &examinee_body("13", &my_number("22345678901")),
+            )
             .await
             .expect("register");
-        let err = h.vault.read_examinee(&s, "meister_dispatch", id).await.unwrap_err();
+        let err = h
+            .vault
+            .read_examinee(&s, "meister_dispatch", id)
+            .await
+            .unwrap_err();
         assert!(matches!(err, VaultError::Forbidden), "{err:?}");
         let page = query_events(
             &h.db.backend,
@@ -184,31 +208,57 @@ async fn cross_prefecture_read_search_and_listing_are_not_found_or_empty() {
         let s13 = staff("13");
         let id = h
             .vault
-            .register_examinee(&s35, "exam_administration", &examinee_body("35", &my_number("32345678901")))
+            .register_examinee(
+                &s35,
+                "exam_administration",
+                &examinee_body("35", &my_number("32345678901")),
+            )
             .await
             .expect("register");
         h.vault
-            .add_application(&s35, "exam_administration", id, &application_body("35", "EX-35-0001"))
+            .add_application(
+                &s35,
+                "exam_administration",
+                id,
+                &application_body("35", "EX-35-0001"),
+            )
             .await
             .expect("application");
-        let err = h.vault.read_examinee(&s13, "exam_administration", id).await.unwrap_err();
+        let err = h
+            .vault
+            .read_examinee(&s13, "exam_administration", id)
+            .await
+            .unwrap_err();
         assert!(matches!(err, VaultError::NotFound), "{err:?}");
         let found = h
             .vault
-            .search_examinees(&s13, "exam_administration", &ExamineeSearch::ExamNumber("EX-35-0001".into()))
+            .search_examinees(
+                &s13,
+                "exam_administration",
+                &ExamineeSearch::ExamNumber("EX-35-0001".into()),
+            )
             .await
             .expect("search");
         assert!(found.is_empty());
         let err = h
             .vault
-            .add_application(&s13, "exam_administration", id, &application_body("13", "EX-13-0001"))
+            .add_application(
+                &s13,
+                "exam_administration",
+                id,
+                &application_body("13", "EX-13-0001"),
+            )
             .await
             .unwrap_err();
         assert!(matches!(err, VaultError::NotFound), "{err:?}");
         // The owner still finds it.
         let found = h
             .vault
-            .search_examinees(&s35, "exam_administration", &ExamineeSearch::ExamNumber("EX-35-0001".into()))
+            .search_examinees(
+                &s35,
+                "exam_administration",
+                &ExamineeSearch::ExamNumber("EX-35-0001".into()),
+            )
             .await
             .expect("search");
         assert_eq!(found, vec![id]);
@@ -223,7 +273,11 @@ async fn search_by_kana_and_birth_date_folds_hiragana_and_half_width() {
         let s = staff("13");
         let id = h
             .vault
-            .register_examinee(&s, "exam_administration", &examinee_body("13", &my_number("42345678901")))
+            .register_examinee(
+                &s,
+                "exam_administration",
+                &examinee_body("13", &my_number("42345678901")),
+            )
             .await
             .expect("register");
         let found = h
@@ -250,27 +304,53 @@ async fn application_and_result_round_trip_and_list_under_the_examinee() {
         let s = staff("13");
         let id = h
             .vault
-            .register_examinee(&s, "exam_administration", &examinee_body("13", &my_number("52345678901")))
+            .register_examinee(
+                &s,
+                "exam_administration",
+                &examinee_body("13", &my_number("52345678901")),
+            )
             .await
             .expect("register");
         let app = h
             .vault
-            .add_application(&s, "exam_administration", id, &application_body("13", "EX-13-0042"))
+            .add_application(
+                &s,
+                "exam_administration",
+                id,
+                &application_body("13", "EX-13-0042"),
+            )
             .await
             .expect("application");
         h.vault
-            .put_result(&s, "exam_administration", &app, &json!({"written_score": 82, "pass": true}))
+            .put_result(
+                &s,
+                "exam_administration",
+                &app,
+                &json!({"written_score": 82, "pass": true}),
+            )
             .await
             .expect("result");
-        let read = h.vault.read_application(&s, "exam_administration", &app).await.expect("read app");
+        let read = h
+            .vault
+            .read_application(&s, "exam_administration", &app)
+            .await
+            .expect("read app");
         assert_eq!(read.fields["exam_number"], json!("EX-13-0042"));
         assert_eq!(read.fields["employer_name"], json!(EMPLOYER));
         assert_eq!(read.fields["result"]["written_score"], json!(82));
-        let person = h.vault.read_examinee(&s, "exam_administration", id).await.expect("read");
+        let person = h
+            .vault
+            .read_examinee(&s, "exam_administration", id)
+            .await
+            .expect("read");
         assert_eq!(person.fields["applications"], json!([app]));
         let found = h
             .vault
-            .search_examinees(&s, "exam_administration", &ExamineeSearch::ApplicationId(app.clone()))
+            .search_examinees(
+                &s,
+                "exam_administration",
+                &ExamineeSearch::ApplicationId(app.clone()),
+            )
             .await
             .expect("search");
         assert_eq!(found, vec![id]);
@@ -285,7 +365,11 @@ async fn duplicate_application_id_is_a_conflict_and_writes_nothing() {
         let s = staff("13");
         let id = h
             .vault
-            .register_examinee(&s, "exam_administration", &examinee_body("13", &my_number("62345678901")))
+            .register_examinee(
+                &s,
+                "exam_administration",
+                &examinee_body("13", &my_number("62345678901")),
+            )
             .await
             .expect("register");
         let mut body = application_body("13", "EX-13-0100");
@@ -303,10 +387,17 @@ async fn duplicate_application_id_is_a_conflict_and_writes_nothing() {
         assert!(matches!(err, VaultError::Conflict(_)), "{err:?}");
         let found = h
             .vault
-            .search_examinees(&s, "exam_administration", &ExamineeSearch::ExamNumber("EX-13-0101".into()))
+            .search_examinees(
+                &s,
+                "exam_administration",
+                &ExamineeSearch::ExamNumber("EX-13-0101".into()),
+            )
             .await
             .expect("search");
-        assert!(found.is_empty(), "the refused application left an index entry");
+        assert!(
+            found.is_empty(),
+            "the refused application left an index entry"
+        );
         h
     })
     .await;
@@ -328,7 +419,11 @@ async fn my_number_resolves_for_staff_and_reveals_only_to_the_identity_verifier(
             .await
             .expect("resolve");
         assert_eq!(resolved, id);
-        let err = h.vault.reveal_my_number(&s, "identity_verification", id).await.unwrap_err();
+        let err = h
+            .vault
+            .reveal_my_number(&s, "identity_verification", id)
+            .await
+            .unwrap_err();
         assert!(matches!(err, VaultError::Forbidden), "{err:?}");
         let verifier = actor("verifier-1", "identity_verifier", &["13"]);
         let revealed = h
@@ -369,16 +464,28 @@ async fn suspended_subject_is_refused_for_exam_administration_but_read_for_discl
         let s = staff("13");
         let id = h
             .vault
-            .register_examinee(&s, "exam_administration", &examinee_body("13", &my_number("82345678901")))
+            .register_examinee(
+                &s,
+                "exam_administration",
+                &examinee_body("13", &my_number("82345678901")),
+            )
             .await
             .expect("register");
         h.vault
             .set_suspension(&s, "disclosure_request", id, true)
             .await
             .expect("suspend");
-        let err = h.vault.read_examinee(&s, "exam_administration", id).await.unwrap_err();
+        let err = h
+            .vault
+            .read_examinee(&s, "exam_administration", id)
+            .await
+            .unwrap_err();
         assert!(matches!(err, VaultError::Forbidden), "{err:?}");
-        let view = h.vault.read_examinee(&s, "disclosure_request", id).await.expect("disclosure read");
+        let view = h
+            .vault
+            .read_examinee(&s, "disclosure_request", id)
+            .await
+            .expect("disclosure read");
         assert_eq!(view.fields["name"], json!(NAME));
         h
     })
@@ -442,7 +549,10 @@ async fn every_read_has_its_audit_event_naming_the_fields_and_no_values() {
             .register_examinee(&s, "exam_administration", &examinee_body("13", &number))
             .await
             .expect("register");
-        h.vault.read_examinee(&s, "exam_administration", id).await.expect("read");
+        h.vault
+            .read_examinee(&s, "exam_administration", id)
+            .await
+            .expect("read");
         let page = query_events(
             &h.db.backend,
             &EventFilter {
@@ -476,7 +586,11 @@ async fn reads_fail_closed_when_the_audit_cannot_be_written() {
         let s = staff("13");
         let id = h
             .vault
-            .register_examinee(&s, "exam_administration", &examinee_body("13", &my_number("11345678901")))
+            .register_examinee(
+                &s,
+                "exam_administration",
+                &examinee_body("13", &my_number("11345678901")),
+            )
             .await
             .expect("register");
         match &h.db.backend {
@@ -506,7 +620,11 @@ async fn reads_fail_closed_when_the_audit_cannot_be_written() {
                 .expect("trigger");
             }
         }
-        let err = h.vault.read_examinee(&s, "exam_administration", id).await.unwrap_err();
+        let err = h
+            .vault
+            .read_examinee(&s, "exam_administration", id)
+            .await
+            .unwrap_err();
         assert!(matches!(err, VaultError::AuditUnavailable), "{err:?}");
         assert!(!format!("{err:?}").contains(NAME));
         h
@@ -540,7 +658,12 @@ async fn no_seeded_value_is_in_the_sqlite_file_or_wal_or_a_pg_dump() {
             .await
             .expect("register");
         h.vault
-            .add_application(&s, "exam_administration", id, &application_body("13", "EX-13-0777"))
+            .add_application(
+                &s,
+                "exam_administration",
+                id,
+                &application_body("13", "EX-13-0777"),
+            )
             .await
             .expect("application");
         let seeded = [NAME, ADDRESS, PHONE, number.as_str(), EMPLOYER, KANA];
@@ -565,7 +688,10 @@ async fn no_seeded_value_is_in_the_sqlite_file_or_wal_or_a_pg_dump() {
             }
         }
         for value in seeded {
-            assert!(!contains(&bytes, value.as_bytes()), "a seeded value is stored in clear");
+            assert!(
+                !contains(&bytes, value.as_bytes()),
+                "a seeded value is stored in clear"
+            );
         }
         h
     })
