@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::rows::{
-    HistoryRow, IndexRow, KeyCompartment, KeyRow, MyNumberRow, RecordRow, RecordUpdate, SubjectRow,
+    HistoryRow, ImportProgressRow, IndexRow, KeyCompartment, KeyRow, MyNumberRow, RecordRow,
+    RecordUpdate, SubjectRow,
 };
 
 /// One change in a [`WriteBatch`].
@@ -94,6 +95,9 @@ pub enum WriteOp {
         /// The subject.
         subject_id: Uuid,
     },
+    /// Records how far a bulk import run has committed its input, replacing the run's
+    /// previous progress row.
+    SaveImportProgress(ImportProgressRow),
 }
 
 /// A list of [`WriteOp`]s that [`Store::apply`](super::Store::apply) executes in one

@@ -100,8 +100,8 @@ mod sqlite;
 pub use batch::{WriteBatch, WriteOp};
 pub use postgres::PgStore;
 pub use rows::{
-    HistoryRow, IndexHit, IndexRow, KekCount, KeyCompartment, KeyRow, MyNumberRow, RecordOwner,
-    RecordQuery, RecordRow, RecordUpdate, SubjectKind, SubjectRow,
+    HistoryRow, ImportProgressRow, IndexHit, IndexRow, KekCount, KeyCompartment, KeyRow,
+    MyNumberRow, RecordOwner, RecordQuery, RecordRow, RecordUpdate, SubjectKind, SubjectRow,
 };
 pub use sqlite::SqliteStore;
 
@@ -208,6 +208,10 @@ pub trait Store: Send + Sync {
         after_subject: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<KeyRow>, StoreError>;
+
+    /// Every bulk import run's progress (see [`WriteOp::SaveImportProgress`]), fewest
+    /// committed bytes first.
+    async fn import_progress(&self) -> Result<Vec<ImportProgressRow>, StoreError>;
 }
 
 /// The [`Store`] of a connected backend.

@@ -13,9 +13,9 @@ use vault_policy::{RecordKind, TenantScope};
 
 use super::batch::{chunks, plan, Step, WriteBatch, WriteOp};
 use super::rows::{
-    parse_record_kind, version_u32, HistoryRow, IndexHit, IndexRow, KekCount, KeyCompartment,
-    KeyRow, MyNumberRow, RecordOwner, RecordQuery, RecordRow, RecordUpdate, SubjectKind,
-    SubjectRow,
+    parse_record_kind, version_u32, HistoryRow, ImportProgressRow, IndexHit, IndexRow, KekCount,
+    KeyCompartment, KeyRow, MyNumberRow, RecordOwner, RecordQuery, RecordRow, RecordUpdate,
+    SubjectKind, SubjectRow,
 };
 use super::{micros, sql_limit, Store, StoreError};
 
@@ -502,6 +502,23 @@ async fn run_single(conn: &mut PgConnection, op: WriteOp) -> Result<(), StoreErr
                 .await?;
             Ok(())
         }
+        WriteOp::SaveImportProgress(p) => {
+            sqlx::query(
+                "INSERT INTO import_progress (run_id, prefix_digest, lines, bytes, started_at, \
+                 updated_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_id) DO UPDATE SET \
+                 prefix_digest = excluded.prefix_digest, lines = excluded.lines, \
+                 bytes = excluded.bytes, updated_at = excluded.updated_at",
+            )
+            .bind(p.run_id)
+            .bind(&p.prefix_digest[..])
+            .bind(count_i64(p.lines)?)
+            .bind(count_i64(p.bytes)?)
+            .bind(micros(p.started_at))
+            .bind(micros(p.updated_at))
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
         // Inserts are grouped by `plan` and never arrive here; run them anyway.
         WriteOp::InsertSubject(r) => insert_subjects(conn, vec![r]).await,
         WriteOp::UpsertKey(r) => upsert_keys(conn, vec![r]).await,
@@ -510,6 +527,29 @@ async fn run_single(conn: &mut PgConnection, op: WriteOp) -> Result<(), StoreErr
         WriteOp::InsertIndex(r) => insert_indexes(conn, vec![r]).await,
         WriteOp::InsertMyNumber(r) => insert_my_numbers(conn, vec![r]).await,
     }
+}
+
+/// A count as an SQL bigint.
+fn count_i64(n: u64) -> Result<i64, StoreError> {
+    i64::try_from(n).map_err(|_| StoreError::Constraint("count out of range".into()))
+}
+
+fn import_progress_from_row(row: &PgRow) -> Result<ImportProgressRow, StoreError> {
+    let digest: Vec<u8> = row.try_get("prefix_digest")?;
+    let count = |column: &str| -> Result<u64, StoreError> {
+        u64::try_from(row.try_get::<i64, _>(column)?)
+            .map_err(|_| StoreError::Corrupt(format!("import_progress.{column}")))
+    };
+    Ok(ImportProgressRow {
+        run_id: row.try_get("run_id")?,
+        prefix_digest: digest
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("import_progress.prefix_digest".into()))?,
+        lines: count("lines")?,
+        bytes: count("bytes")?,
+        started_at: row.try_get("started_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
 }
 
 async fn run_steps(conn: &mut PgConnection, steps: Vec<Step>) -> Result<(), StoreError> {
@@ -815,5 +855,17 @@ impl Store for PgStore {
             .iter()
             .map(key_from_row)
             .collect()
+    }
+
+    async fn import_progress(&self) -> Result<Vec<ImportProgressRow>, StoreError> {
+        sqlx::query(
+            "SELECT run_id, prefix_digest, lines, bytes, started_at, updated_at \
+             FROM import_progress ORDER BY bytes, run_id",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(import_progress_from_row)
+        .collect()
     }
 }

@@ -1,0 +1,16 @@
+-- Bulk import progress (`kentei-vault import`), PostgreSQL.
+--
+-- One row per import run: how many lines of its input it has committed, and the
+-- SHA-256 of those lines (each with its '\n'). A later run over a file whose first
+-- `bytes` bytes hash to `prefix_digest` skips those lines: re-running a file after a
+-- crash, or importing a file that extends one already imported, never imports a line
+-- twice. The row is written in the same transaction as each batch of records.
+-- No personal value is stored here: only counts and a digest over whole lines.
+CREATE TABLE import_progress (
+    run_id        UUID        NOT NULL PRIMARY KEY,
+    prefix_digest BYTEA       NOT NULL CHECK (octet_length(prefix_digest) = 32),
+    lines         BIGINT      NOT NULL CHECK (lines >= 0),
+    bytes         BIGINT      NOT NULL CHECK (bytes >= 0),
+    started_at    TIMESTAMPTZ NOT NULL,
+    updated_at    TIMESTAMPTZ NOT NULL
+);
