@@ -542,7 +542,7 @@ fn find_resume_point(path: &Path, earlier: &[ImportProgressRow]) -> std::io::Res
         pos.advance(&buf);
         if let Some(digests) = wanted.get(&(pos.lines, pos.bytes)) {
             let d = pos.digest();
-            if digests.iter().any(|w| *w == d) {
+            if digests.contains(&d) {
                 best = pos.clone();
             }
         }

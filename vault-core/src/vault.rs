@@ -1717,6 +1717,65 @@ impl Vault {
         Ok(out)
     }
 
+    /// Reads the application with a 受検番号 (exam number) in the caller's view: one
+    /// blind-index look-up, the audit event (durable first), then only the view's fields
+    /// are decrypted. The point read of the `lookup` benchmark.
+    pub async fn read_application_by_exam_number(
+        &self,
+        actor: &Actor,
+        purpose: &str,
+        exam_number: &str,
+    ) -> Result<RecordView, VaultError> {
+        let action = "application.read";
+        self.require_purpose(actor, purpose, action).await?;
+        let key = validate_identifier("exam_number", exam_number)?;
+        let keys: Vec<(u32, [u8; 32])> = self
+            .digests(index_names::EXAM_NUMBER, &key)
+            .iter()
+            .map(|d| (d.version, d.bytes))
+            .collect();
+        let hits = self
+            .store
+            .find_by_index(index_names::EXAM_NUMBER, &keys, &actor.tenants, 1)
+            .await?;
+        let row = match hits.first() {
+            Some(hit) => self.store.get_record(hit.record_id, &actor.tenants).await?,
+            None => None,
+        };
+        let Some(row) = row.filter(|r| r.kind == RecordKind::Application) else {
+            return Err(self
+                .refuse(actor, purpose, action, vec![], VaultError::NotFound)
+                .await);
+        };
+        let subjects = vec![row.subject_id];
+        let suspended = self.is_suspended(row.subject_id, &actor.tenants).await?;
+        let view = self
+            .permit(
+                actor,
+                purpose,
+                Action::Read,
+                RecordKind::Application,
+                Some(&row.prefecture_code),
+                suspended,
+                &subjects,
+            )
+            .await?;
+        let mut out = self
+            .reveal_record(actor, purpose, action, &row, &view, String::new())
+            .await?;
+        out.id = out
+            .fields
+            .get("application_id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        out.fields.insert(
+            "examinee_id".into(),
+            Value::String(row.subject_id.to_string()),
+        );
+        Ok(out)
+    }
+
     /// Records or replaces the result (受検管理) of an application.
     pub async fn put_result(
         &self,
