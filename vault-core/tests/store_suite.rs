@@ -133,6 +133,7 @@ suite! {
         rewrap_replaces_only_keys_still_under_the_expected_version,
         record_of_unknown_subject_is_a_constraint_violation,
         errors_and_debug_output_carry_no_values,
+        cancelled_apply_is_all_or_nothing_and_frees_the_writer,
     ],
     owned: [
         thirty_two_concurrent_batches_all_succeed,
@@ -1346,6 +1347,42 @@ mod behaviour {
         // It still says what happened and where.
         assert!(matches!(err, StoreError::Conflict(_)));
         assert!(err.to_string().contains("blind_index"), "{err}");
+    }
+
+    pub(super) async fn cancelled_apply_is_all_or_nothing_and_frees_the_writer(store: &dyn Store) {
+        let all = TenantScope::All;
+        let mut cancelled = 0;
+        // Dropped after 1, 3, 10, 30 ms: before, during and (perhaps) after the transaction.
+        for (round, ms) in [1, 3, 10, 30].into_iter().enumerate() {
+            let people: Vec<Person> = (0..2000)
+                .map(|i| Person::new("13", &format!("C-{round}-{i}")))
+                .collect();
+            let batch: WriteBatch = people.iter().flat_map(Person::ops).collect();
+            let outcome =
+                tokio::time::timeout(std::time::Duration::from_millis(ms), store.apply(batch))
+                    .await;
+            let first = store.get_subject(people[0].id(), &all).await.unwrap();
+            let last = store.get_subject(people[1999].id(), &all).await.unwrap();
+            assert_eq!(
+                first.is_some(),
+                last.is_some(),
+                "round {round}: half a batch is visible"
+            );
+            match outcome {
+                Ok(applied) => {
+                    applied.unwrap();
+                    assert!(first.is_some());
+                }
+                Err(_elapsed) => cancelled += 1,
+            }
+            // The connection went back without a dangling transaction: writes still work.
+            let next = Person::new("13", &format!("after-cancel-{round}"));
+            register(store, &[&next]).await;
+        }
+        assert!(
+            cancelled > 0,
+            "no apply was cancelled; the test proved nothing"
+        );
     }
 
     pub(super) async fn thirty_two_concurrent_batches_all_succeed(store: Arc<dyn Store>) {

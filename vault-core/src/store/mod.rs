@@ -218,6 +218,16 @@ pub fn open_store(backend: Backend) -> Arc<dyn Store> {
     }
 }
 
+/// A new id for a subject or record: a UUIDv7, ordered by creation time.
+///
+/// Time-ordered ids keep every index led by an id appending at its right edge; random
+/// (v4) ids make each insert touch a random page, several times slower for bulk imports
+/// on both backends. The id reveals its creation time to the millisecond, which the
+/// vault records in plain anyway (`created_at`).
+pub fn new_id() -> Uuid {
+    Uuid::now_v7()
+}
+
 /// Timestamps are kept to the microsecond on both backends (PostgreSQL's precision), so
 /// a row reads back equal to what was written whichever backend holds it.
 fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
