@@ -11,6 +11,11 @@
 //! The store never sees plaintext and never decrypts. Every read takes a
 //! [`TenantScope`] and applies it in its SQL; every write is a [`WriteBatch`] applied
 //! in one transaction. [`SqliteStore`] and [`PgStore`] each hold their own SQL.
+//!
+//! Column encodings: UUIDs are lower-case hyphenated TEXT on SQLite (readable with the
+//! `sqlite3` shell, and sorted like PostgreSQL's `uuid`) and `uuid` on PostgreSQL; dates
+//! ISO TEXT / `date`; timestamps RFC 3339 TEXT / `timestamptz`, both to the microsecond;
+//! blobs BLOB / `bytea`. Ids are best made with [`new_id`] (time-ordered).
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -210,7 +215,8 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<KeyRow>, StoreError>;
 }
 
-/// The [`Store`] of a connected backend.
+/// The [`Store`] of a connected backend. Open it once and share the `Arc`: on SQLite
+/// each store owns one writer connection.
 pub fn open_store(backend: Backend) -> Arc<dyn Store> {
     match backend {
         Backend::Sqlite(pool) => Arc::new(SqliteStore::new(pool)),
