@@ -59,6 +59,10 @@ pub enum StoreError {
     /// The row to change does not exist.
     #[error("not found")]
     NotFound,
+    /// The write task was stopped before it finished (the runtime is shutting down); the
+    /// batch was rolled back or never started.
+    #[error("write interrupted")]
+    Interrupted,
     /// A foreign-key, check or not-null constraint was violated; names the constraint
     /// (or the columns), never a value.
     #[error("constraint violated: {0}")]
@@ -238,6 +242,23 @@ pub fn new_id() -> Uuid {
 /// a row reads back equal to what was written whichever backend holds it.
 fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
     t.trunc_subsecs(6)
+}
+
+/// Runs a write transaction in its own task, so that dropping the caller's future (a
+/// timeout, a client gone away) cannot stop it halfway: it always ends in COMMIT or
+/// ROLLBACK and hands its connection back clean. sqlx is not cancel-safe between
+/// acknowledging BEGIN and creating its `Transaction` guard, which would return a
+/// connection still inside a transaction to the pool. A dropped caller only stops
+/// waiting for the outcome; the batch is still applied all-or-nothing.
+async fn run_detached<F>(write: F) -> Result<(), StoreError>
+where
+    F: std::future::Future<Output = Result<(), StoreError>> + Send + 'static,
+{
+    match tokio::spawn(write).await {
+        Ok(outcome) => outcome,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(StoreError::Interrupted),
+    }
 }
 
 /// A page size as an SQL `LIMIT`.

@@ -22,7 +22,7 @@ use super::rows::{
     KeyRow, MyNumberRow, RecordOwner, RecordQuery, RecordRow, RecordUpdate, SubjectKind,
     SubjectRow,
 };
-use super::{micros, sql_limit, Store, StoreError};
+use super::{micros, run_detached, sql_limit, Store, StoreError};
 
 /// Largest multi-row insert. 128 rows × 12 columns stays far below SQLite's limit of
 /// 32766 bound parameters.
@@ -519,6 +519,24 @@ async fn run_single(conn: &mut SqliteConnection, op: WriteOp) -> Result<(), Stor
     }
 }
 
+async fn apply_batch(writer: SqlitePool, batch: WriteBatch) -> Result<(), StoreError> {
+    let steps = plan(batch);
+    // sqlx's `begin()` would issue a deferred BEGIN; a deferred transaction that
+    // later needs the write lock fails at once with SQLITE_BUSY instead of waiting.
+    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+    match run_steps(&mut tx, steps).await {
+        Ok(()) => {
+            tx.commit().await?;
+            Ok(())
+        }
+        Err(e) => {
+            // Release the write lock now rather than when the pool gets to it.
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    }
+}
+
 async fn run_steps(conn: &mut SqliteConnection, steps: Vec<Step>) -> Result<(), StoreError> {
     for step in steps {
         match step {
@@ -544,21 +562,7 @@ impl Store for SqliteStore {
         if batch.is_empty() {
             return Ok(());
         }
-        let steps = plan(batch);
-        // sqlx's `begin()` would issue a deferred BEGIN; a deferred transaction that
-        // later needs the write lock fails at once with SQLITE_BUSY instead of waiting.
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        match run_steps(&mut tx, steps).await {
-            Ok(()) => {
-                tx.commit().await?;
-                Ok(())
-            }
-            Err(e) => {
-                // Release the write lock now rather than when the pool gets to it.
-                let _ = tx.rollback().await;
-                Err(e)
-            }
-        }
+        run_detached(apply_batch(self.writer.clone(), batch)).await
     }
 
     async fn get_subject(
