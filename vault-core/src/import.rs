@@ -65,7 +65,7 @@ use zeroize::Zeroizing;
 
 use crate::audit::Outcome;
 use crate::model::{parse_record, FieldValue, Mode, Record, ValidationErrors};
-use crate::store::{ImportProgressRow, StoreError, WriteBatch, WriteOp};
+use crate::store::{new_id, ImportProgressRow, StoreError, WriteBatch, WriteOp};
 use crate::vault::{assign_application_id, fields_outside_view, Actor, Vault, VaultError};
 
 /// The account id of the import actor, as written to the audit log.
@@ -636,11 +636,13 @@ impl Ids {
     fn next(&mut self) -> Uuid {
         match self {
             Ids::Fresh(used) => {
-                let id = Uuid::new_v4();
+                // Time-ordered: ids of a bulk load append at the right edge of every
+                // index they lead.
+                let id = new_id();
                 used.push(id);
                 id
             }
-            Ids::Replay(ids) => ids.next().unwrap_or_else(Uuid::new_v4),
+            Ids::Replay(ids) => ids.next().unwrap_or_else(new_id),
         }
     }
 

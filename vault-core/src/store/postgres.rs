@@ -17,7 +17,7 @@ use super::rows::{
     KeyCompartment, KeyRow, MyNumberRow, RecordOwner, RecordQuery, RecordRow, RecordUpdate,
     SubjectKind, SubjectRow,
 };
-use super::{micros, sql_limit, Store, StoreError};
+use super::{micros, run_detached, sql_limit, Store, StoreError};
 
 /// Rows per `UNNEST` insert: bounds the size of one bind message.
 const INSERT_CHUNK: usize = 4096;
@@ -519,6 +519,17 @@ async fn run_single(conn: &mut PgConnection, op: WriteOp) -> Result<(), StoreErr
             .await?;
             Ok(())
         }
+        WriteOp::DeleteKey {
+            subject_id,
+            compartment,
+        } => {
+            sqlx::query("DELETE FROM subject_keys WHERE subject_id = $1 AND compartment = $2")
+                .bind(subject_id)
+                .bind(compartment.as_str())
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        }
         // Inserts are grouped by `plan` and never arrive here; run them anyway.
         WriteOp::InsertSubject(r) => insert_subjects(conn, vec![r]).await,
         WriteOp::UpsertKey(r) => upsert_keys(conn, vec![r]).await,
@@ -552,6 +563,21 @@ fn import_progress_from_row(row: &PgRow) -> Result<ImportProgressRow, StoreError
     })
 }
 
+async fn apply_batch(pool: PgPool, batch: WriteBatch) -> Result<(), StoreError> {
+    let steps = plan(batch);
+    let mut tx = pool.begin().await?;
+    match run_steps(&mut tx, steps).await {
+        Ok(()) => {
+            tx.commit().await?;
+            Ok(())
+        }
+        Err(e) => {
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    }
+}
+
 async fn run_steps(conn: &mut PgConnection, steps: Vec<Step>) -> Result<(), StoreError> {
     for step in steps {
         match step {
@@ -577,18 +603,7 @@ impl Store for PgStore {
         if batch.is_empty() {
             return Ok(());
         }
-        let steps = plan(batch);
-        let mut tx = self.pool.begin().await?;
-        match run_steps(&mut tx, steps).await {
-            Ok(()) => {
-                tx.commit().await?;
-                Ok(())
-            }
-            Err(e) => {
-                let _ = tx.rollback().await;
-                Err(e)
-            }
-        }
+        run_detached(apply_batch(self.pool.clone(), batch)).await
     }
 
     async fn get_subject(

@@ -148,7 +148,7 @@ pub fn examinee(i: u64) -> Value {
             },
         ],
     });
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         line["qualifications"] = json!([{
             "skilled_worker_number": format!("2-24-13-{i:06}"),
             "passed_on": "2024-09-01",
