@@ -24,8 +24,8 @@ use crate::model::{
     parse_record, FieldValue, Mode, MyNumber, Record, ValidationError, ValidationErrors,
 };
 use crate::store::{
-    HistoryRow, IndexRow, KeyCompartment, KeyRow, MyNumberRow, RecordQuery, RecordRow,
-    RecordUpdate, Store, StoreError, SubjectKind, SubjectRow, WriteBatch, WriteOp,
+    HistoryRow, IndexRow, IndexedRecord, KeyCompartment, KeyRow, MyNumberRow, RecordQuery,
+    RecordRow, RecordUpdate, Store, StoreError, SubjectKind, SubjectRow, WriteBatch, WriteOp,
 };
 
 /// Who is calling: an account (person or system) with its roles and prefectures.
@@ -457,9 +457,19 @@ impl Vault {
         let row = self
             .store
             .get_key(subject_id, key_compartment(compartment))
-            .await?
-            // A subject whose key is gone has been shredded: its data no longer exists.
-            .ok_or(VaultError::NotFound)?;
+            .await?;
+        self.dek_of(subject_id, compartment, row)
+    }
+
+    /// Unwraps a subject's key row as read from the store.
+    fn dek_of(
+        &self,
+        subject_id: Uuid,
+        compartment: Compartment,
+        row: Option<KeyRow>,
+    ) -> Result<Dek, VaultError> {
+        // A subject whose key is gone has been shredded: its data no longer exists.
+        let row = row.ok_or(VaultError::NotFound)?;
         let wrapped = WrappedDek::from_bytes(&row.wrapped)?;
         Ok(self.keys.unwrap_dek(compartment, subject_id, &wrapped)?)
     }
@@ -976,6 +986,23 @@ impl Vault {
         view: &BTreeSet<&'static str>,
         api_id: String,
     ) -> Result<RecordView, VaultError> {
+        self.reveal_record_keyed(actor, purpose, action, row, view, api_id, None)
+            .await
+    }
+
+    /// [`Vault::reveal_record`] with the subject's general key row already read
+    /// (`Some(None)`: read, and gone) or to be read (`None`).
+    #[allow(clippy::too_many_arguments)]
+    async fn reveal_record_keyed(
+        &self,
+        actor: &Actor,
+        purpose: &str,
+        action: &str,
+        row: &RecordRow,
+        view: &BTreeSet<&'static str>,
+        api_id: String,
+        key_row: Option<Option<KeyRow>>,
+    ) -> Result<RecordView, VaultError> {
         let kind = row.kind;
         let sealed_names: Vec<String> = SealedRecord::decode(&row.sealed)?
             .iter()
@@ -998,9 +1025,13 @@ impl Vault {
             },
         )
         .await?;
-        let dek = self
-            .subject_dek(row.subject_id, Compartment::General)
-            .await?;
+        let dek = match key_row {
+            Some(key_row) => self.dek_of(row.subject_id, Compartment::General, key_row)?,
+            None => {
+                self.subject_dek(row.subject_id, Compartment::General)
+                    .await?
+            }
+        };
         let cipher = Cipher::new(&dek);
         let mut out = Map::new();
         self.open_fields(&cipher, row, view, &mut out)?;
@@ -1734,21 +1765,28 @@ impl Vault {
             .iter()
             .map(|d| (d.version, d.bytes))
             .collect();
-        let hits = self
+        // One query: the record, its subject's suspension and its wrapped data key.
+        let found = self
             .store
-            .find_by_index(index_names::EXAM_NUMBER, &keys, &actor.tenants, 1)
-            .await?;
-        let row = match hits.first() {
-            Some(hit) => self.store.get_record(hit.record_id, &actor.tenants).await?,
-            None => None,
-        };
-        let Some(row) = row.filter(|r| r.kind == RecordKind::Application) else {
+            .read_by_index(
+                index_names::EXAM_NUMBER,
+                &keys,
+                &actor.tenants,
+                KeyCompartment::General,
+            )
+            .await?
+            .filter(|f| f.record.kind == RecordKind::Application);
+        let Some(IndexedRecord {
+            record: row,
+            suspended,
+            key: key_row,
+        }) = found
+        else {
             return Err(self
                 .refuse(actor, purpose, action, vec![], VaultError::NotFound)
                 .await);
         };
         let subjects = vec![row.subject_id];
-        let suspended = self.is_suspended(row.subject_id, &actor.tenants).await?;
         let view = self
             .permit(
                 actor,
@@ -1761,7 +1799,15 @@ impl Vault {
             )
             .await?;
         let mut out = self
-            .reveal_record(actor, purpose, action, &row, &view, String::new())
+            .reveal_record_keyed(
+                actor,
+                purpose,
+                action,
+                &row,
+                &view,
+                String::new(),
+                Some(key_row),
+            )
             .await?;
         out.id = out
             .fields

@@ -431,3 +431,70 @@ async fn blank_lines_are_ignored_and_progress_is_reported_per_batch() {
     assert_eq!(seen.progress_calls, 5);
     h.finish().await;
 }
+
+#[tokio::test]
+async fn an_imported_application_is_read_by_exam_number_in_one_audited_call() {
+    for db in TestDb::both().await {
+        let h = harness(db).await;
+        let file = h.file("in.ndjson", &examinee_lines(0..20));
+        import_file(&h.vault, &file, &ImportOptions::new(), &mut Quiet)
+            .await
+            .expect("import");
+        let s = staff();
+        let view = h
+            .vault
+            .read_application_by_exam_number(&s, "exam_administration", &exam_number(7))
+            .await
+            .expect("read");
+        assert_eq!(view.id, application_id(7, 1));
+        assert_eq!(view.fields["exam_number"], json!(exam_number(7)));
+        assert!(view.fields.contains_key("examinee_id"));
+        let reads = query_events(
+            &h.db.backend,
+            &EventFilter {
+                action: Some(Label::parse("action", "application.read").expect("label")),
+                ..EventFilter::default()
+            },
+            10,
+            None,
+        )
+        .await
+        .expect("events")
+        .events;
+        assert_eq!(reads.len(), 1);
+        assert_eq!(reads[0].outcome, Outcome::Ok);
+
+        // Outside the caller's prefectures it does not exist.
+        let osaka = vault_core::vault::Actor {
+            tenants: vault_policy::TenantScope::from_list(&["27"]),
+            ..staff()
+        };
+        let err = h
+            .vault
+            .read_application_by_exam_number(&osaka, "exam_administration", &exam_number(7))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, VaultError::NotFound), "{err:?}");
+
+        // A suspended examinee's application is not read for exam administration.
+        let id = h
+            .vault
+            .search_examinees(
+                &s,
+                "exam_administration",
+                &ExamineeSearch::ExamNumber(exam_number(7)),
+            )
+            .await
+            .expect("search")[0];
+        h.vault
+            .set_suspension(&s, "disclosure_request", id, true)
+            .await
+            .expect("suspend");
+        assert!(h
+            .vault
+            .read_application_by_exam_number(&s, "exam_administration", &exam_number(7))
+            .await
+            .is_err());
+        h.finish().await;
+    }
+}

@@ -98,6 +98,8 @@ enum Command {
         #[command(subcommand)]
         cmd: PolicyCmd,
     },
+    /// Bulk import of an NDJSON file (resumable; progress bar on a terminal).
+    Import(crate::import::ImportArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -356,6 +358,7 @@ async fn dispatch(cmd: Command) -> Result<(), CliError> {
             ))
         }
         Command::Policy { cmd } => policy(cmd),
+        Command::Import(args) => crate::import::run(args).await,
     }
 }
 

@@ -27,6 +27,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub(crate) mod import;
 pub mod keyring;
 pub mod metrics;
 pub(crate) mod middleware;

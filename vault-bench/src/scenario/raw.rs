@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use sqlx::{QueryBuilder, Row, Sqlite};
 use uuid::fmt::Hyphenated;
 use uuid::Uuid;
-use vault_core::store::Backend;
+use vault_core::store::{new_id, Backend};
 
 use super::BenchError;
 
@@ -125,7 +125,7 @@ fn line_rows(line: &str, rows: &mut Rows) -> Result<(), BenchError> {
     };
     let examinee = top.remove("examinee").unwrap_or(Value::Null);
     let home = text(&examinee, "prefecture_code");
-    let subject = Uuid::new_v4();
+    let subject = new_id();
     rows.subjects.push(SubjectRow {
         id: subject,
         prefecture: home.clone(),
@@ -162,7 +162,7 @@ fn line_rows(line: &str, rows: &mut Rows) -> Result<(), BenchError> {
     });
     for mut app in take(top, "applications") {
         let result = app.as_object_mut().and_then(|o| o.remove("result"));
-        let id = Uuid::new_v4();
+        let id = new_id();
         let prefecture = text(&app, "prefecture_code");
         for (field, unique) in [("exam_number", false), ("application_id", true)] {
             rows.indexes.push(IndexRow {
@@ -189,7 +189,7 @@ fn line_rows(line: &str, rows: &mut Rows) -> Result<(), BenchError> {
         });
         if let Some(result) = result {
             rows.records.push(RecordRow {
-                id: Uuid::new_v4(),
+                id: new_id(),
                 kind: "result",
                 subject,
                 parent: Some(id),
@@ -202,7 +202,7 @@ fn line_rows(line: &str, rows: &mut Rows) -> Result<(), BenchError> {
     }
     for q in take(top, "qualifications") {
         rows.records.push(RecordRow {
-            id: Uuid::new_v4(),
+            id: new_id(),
             kind: "qualification",
             subject,
             parent: None,

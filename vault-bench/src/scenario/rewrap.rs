@@ -5,6 +5,7 @@
 //! [`WriteOp::RewrapKey`], one transaction per batch). The baseline walks a copy of the
 //! same rows the same way and `UPDATE`s them with new bytes made without cryptography.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -13,8 +14,8 @@ use uuid::fmt::Hyphenated;
 use uuid::Uuid;
 use vault_core::crypto::{Compartment, Dek, KeyProvider, Keyring, WrappedDek};
 use vault_core::store::{
-    open_store, Backend, KeyCompartment, KeyRow, Store, SubjectKind, SubjectRow, WriteBatch,
-    WriteOp,
+    new_id, open_store, Backend, KeyCompartment, KeyRow, Store, SubjectKind, SubjectRow,
+    WriteBatch, WriteOp,
 };
 
 use super::db::BenchDb;
@@ -34,7 +35,7 @@ async fn populate(store: &dyn Store, keyring: &Keyring, n: u64) -> Result<(), Be
     let mut made = 0u64;
     let mut batch = WriteBatch::new();
     for s in 0..subjects {
-        let subject_id = Uuid::new_v4();
+        let subject_id = new_id();
         batch.insert_subject(SubjectRow {
             subject_id,
             kind: SubjectKind::Examinee,
@@ -65,9 +66,29 @@ async fn populate(store: &dyn Store, keyring: &Keyring, n: u64) -> Result<(), Be
     Ok(())
 }
 
+/// Waits for the previous batch's transaction.
+async fn settle(
+    pending: &mut Option<tokio::task::JoinHandle<Result<(), BenchError>>>,
+) -> Result<(), BenchError> {
+    match pending.take() {
+        Some(h) => h
+            .await
+            .map_err(|_| BenchError::Check("write task failed".into()))?,
+        None => Ok(()),
+    }
+}
+
 /// Re-wraps every key below the active KEK version; answers the number re-wrapped.
-async fn rewrap_all(store: &dyn Store, keyring: &Keyring, batch: u32) -> Result<u64, BenchError> {
+///
+/// Pipelined: while one batch's transaction commits, the next page is listed and
+/// re-wrapped (pages are disjoint ranges of subject ids).
+async fn rewrap_all(
+    store: &Arc<dyn Store>,
+    keyring: &Keyring,
+    batch: u32,
+) -> Result<u64, BenchError> {
     let mut done = 0u64;
+    let mut pending = None;
     for (c, _) in COMPARTMENTS {
         let active = keyring.active_kek(c).version;
         let mut after = None;
@@ -94,9 +115,14 @@ async fn rewrap_all(store: &dyn Store, keyring: &Keyring, batch: u32) -> Result<
                     done += 1;
                 }
             }
-            store.apply(write).await?;
+            settle(&mut pending).await?;
+            let store = store.clone();
+            pending = Some(tokio::spawn(async move {
+                store.apply(write).await.map_err(BenchError::from)
+            }));
         }
     }
+    settle(&mut pending).await?;
     Ok(done)
 }
 
@@ -132,10 +158,12 @@ async fn copy_keys(backend: &Backend) -> Result<(), BenchError> {
     Ok(())
 }
 
-/// The baseline: the same walk and the same per-row `UPDATE` as the store's
-/// `RewrapKey`, on the copy, with new bytes made without cryptography.
+/// The baseline: the same walk and the same multi-row `UPDATE` as the store runs for
+/// `RewrapKey`s, on the copy, with new bytes made without cryptography, pipelined the
+/// same way.
 async fn update_all(backend: &Backend, batch: u32) -> Result<u64, BenchError> {
     let mut done = 0u64;
+    let mut pending = None;
     for (_, kc) in COMPARTMENTS {
         let kek_id = kc.as_str();
         let mut after: Option<Uuid> = None;
@@ -174,55 +202,88 @@ async fn update_all(backend: &Backend, batch: u32) -> Result<u64, BenchError> {
             let Some(last) = rows.last() else { break };
             after = Some(last.0);
             done += rows.len() as u64;
-            match backend {
-                Backend::Sqlite(pool) => {
-                    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                    for (s, mut w) in rows {
-                        if let Some(b) = w.last_mut() {
-                            *b ^= 1;
-                        }
-                        sqlx::query(
-                            "UPDATE raw_subject_keys SET kek_id = ?, kek_version = ?, wrapped = ? \
-                             WHERE subject_id = ? AND compartment = ? AND kek_id = ? AND kek_version = ?",
-                        )
-                        .bind(kek_id)
-                        .bind(2i64)
-                        .bind(w)
-                        .bind(s.hyphenated())
-                        .bind(kc.as_str())
-                        .bind(kek_id)
-                        .bind(1i64)
-                        .execute(&mut *tx)
-                        .await?;
+            let rows: Vec<(Uuid, Vec<u8>)> = rows
+                .into_iter()
+                .map(|(s, mut w)| {
+                    if let Some(b) = w.last_mut() {
+                        *b ^= 1;
                     }
-                    tx.commit().await?;
-                }
-                Backend::Postgres(pool) => {
-                    let mut tx = pool.begin().await?;
-                    for (s, mut w) in rows {
-                        if let Some(b) = w.last_mut() {
-                            *b ^= 1;
-                        }
-                        sqlx::query(
-                            "UPDATE raw_subject_keys SET kek_id = $1, kek_version = $2, wrapped = $3 \
-                             WHERE subject_id = $4 AND compartment = $5 AND kek_id = $6 AND kek_version = $7",
-                        )
-                        .bind(kek_id)
-                        .bind(2i64)
-                        .bind(w)
-                        .bind(s)
-                        .bind(kc.as_str())
-                        .bind(kek_id)
-                        .bind(1i64)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                    tx.commit().await?;
-                }
-            }
+                    (s, w)
+                })
+                .collect();
+            settle(&mut pending).await?;
+            let backend = backend.clone();
+            pending = Some(tokio::spawn(async move {
+                update_rows(&backend, kc, rows).await
+            }));
         }
     }
+    settle(&mut pending).await?;
     Ok(done)
+}
+
+/// One baseline batch: a multi-row `UPDATE` of `rows` in one transaction.
+async fn update_rows(
+    backend: &Backend,
+    kc: KeyCompartment,
+    rows: Vec<(Uuid, Vec<u8>)>,
+) -> Result<(), BenchError> {
+    let kek_id = kc.as_str();
+    match backend {
+        Backend::Sqlite(pool) => {
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            for chunk in rows.chunks(128) {
+                let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                    "WITH v (subject_id, compartment, kek_id, kek_version, wrapped, \
+                             old_kek_id, old_kek_version) AS (",
+                );
+                qb.push_values(chunk, |mut b, (s, w)| {
+                    b.push_bind(s.hyphenated())
+                        .push_bind(kc.as_str())
+                        .push_bind(kek_id)
+                        .push_bind(2i64)
+                        .push_bind(w.clone())
+                        .push_bind(kek_id)
+                        .push_bind(1i64);
+                });
+                qb.push(
+                    ") UPDATE raw_subject_keys SET kek_id = v.kek_id, \
+                             kek_version = v.kek_version, wrapped = v.wrapped FROM v \
+                             WHERE raw_subject_keys.subject_id = v.subject_id \
+                             AND raw_subject_keys.compartment = v.compartment \
+                             AND raw_subject_keys.kek_id = v.old_kek_id \
+                             AND raw_subject_keys.kek_version = v.old_kek_version",
+                );
+                qb.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+        }
+        Backend::Postgres(pool) => {
+            let mut tx = pool.begin().await?;
+            let n = rows.len();
+            let (subjects, wrapped): (Vec<Uuid>, Vec<Vec<u8>>) = rows.into_iter().unzip();
+            sqlx::query(
+                "UPDATE raw_subject_keys AS k SET kek_id = v.kek_id, \
+                         kek_version = v.kek_version, wrapped = v.wrapped FROM UNNEST($1::uuid[], \
+                         $2::text[], $3::text[], $4::int8[], $5::bytea[], $6::text[], $7::int8[]) \
+                         AS v(subject_id, compartment, kek_id, kek_version, wrapped, old_kek_id, \
+                         old_kek_version) WHERE k.subject_id = v.subject_id \
+                         AND k.compartment = v.compartment AND k.kek_id = v.old_kek_id \
+                         AND k.kek_version = v.old_kek_version",
+            )
+            .bind(subjects)
+            .bind(vec![kc.as_str(); n])
+            .bind(vec![kek_id; n])
+            .bind(vec![2i64; n])
+            .bind(wrapped)
+            .bind(vec![kek_id; n])
+            .bind(vec![1i64; n])
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+        }
+    }
+    Ok(())
 }
 
 pub(super) async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
@@ -245,7 +306,7 @@ pub(super) async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
     for (c, _) in COMPARTMENTS {
         keyring.rotate(c.kek_id())?;
     }
-    let rewrapped = rewrap_all(store.as_ref(), &keyring, batch).await?;
+    let rewrapped = rewrap_all(&store, &keyring, batch).await?;
     let vault_time: Duration = started.elapsed();
     if rewrapped != opts.records {
         return Err(BenchError::Check(format!(

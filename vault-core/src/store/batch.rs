@@ -228,8 +228,18 @@ pub(super) enum Step {
     History(Vec<HistoryRow>),
     Indexes(Vec<IndexRow>),
     MyNumbers(Vec<MyNumberRow>),
+    /// A run of consecutive [`WriteOp::RewrapKey`]s: one multi-row `UPDATE` per chunk
+    /// (key rotation re-wraps thousands of keys per batch).
+    Rewraps(Vec<Rewrap>),
     /// An operation that is not a plain insert, executed on its own, in batch order.
     Single(WriteOp),
+}
+
+/// One [`WriteOp::RewrapKey`], unpacked.
+pub(super) struct Rewrap {
+    pub(super) key: KeyRow,
+    pub(super) expected_kek_id: String,
+    pub(super) expected_kek_version: u32,
 }
 
 /// Inserts collected between two non-insert operations.
@@ -298,6 +308,22 @@ pub(super) fn plan(batch: WriteBatch) -> Vec<Step> {
             WriteOp::InsertHistory(row) => pending.history.push(row),
             WriteOp::InsertIndex(row) => pending.indexes.push(row),
             WriteOp::InsertMyNumber(row) => pending.my_numbers.push(row),
+            WriteOp::RewrapKey {
+                key,
+                expected_kek_id,
+                expected_kek_version,
+            } => {
+                pending.flush(&mut steps);
+                let rewrap = Rewrap {
+                    key,
+                    expected_kek_id,
+                    expected_kek_version,
+                };
+                match steps.last_mut() {
+                    Some(Step::Rewraps(run)) => run.push(rewrap),
+                    _ => steps.push(Step::Rewraps(vec![rewrap])),
+                }
+            }
             other => {
                 pending.flush(&mut steps);
                 steps.push(Step::Single(other));

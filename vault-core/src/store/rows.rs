@@ -363,6 +363,18 @@ impl fmt::Debug for ImportProgressRow {
     }
 }
 
+/// A point read through a blind index ([`Store::read_by_index`](super::Store::read_by_index)):
+/// the record, whether its subject's use is suspended, and the subject's wrapped key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexedRecord {
+    /// The record.
+    pub record: RecordRow,
+    /// 利用停止 of the record's subject.
+    pub suspended: bool,
+    /// The subject's wrapped key of the compartment asked for, if it still exists.
+    pub key: Option<KeyRow>,
+}
+
 /// A blind-index match: the record holding the value and its subject.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct IndexHit {
