@@ -95,7 +95,6 @@ pub(super) async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
     }
     raw::create_tables(&db.backend).await?;
     raw::import(&db.backend, &file, opts.batch).await?;
-    analyze(&db.backend).await?;
 
     // The same random exam numbers for both sides.
     let reads = if opts.reads == 0 {
@@ -159,17 +158,4 @@ pub(super) async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
     vault.audit().close().await;
     db.drop_db().await;
     Ok(report)
-}
-
-/// Fresh statistics for the planner after the bulk load.
-async fn analyze(backend: &Backend) -> Result<(), BenchError> {
-    match backend {
-        Backend::Sqlite(pool) => {
-            sqlx::query("ANALYZE").execute(pool).await?;
-        }
-        Backend::Postgres(pool) => {
-            sqlx::query("ANALYZE").execute(pool).await?;
-        }
-    }
-    Ok(())
 }

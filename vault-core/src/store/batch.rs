@@ -421,11 +421,36 @@ mod tests {
                 Step::History(r) => format!("history×{}", r.len()),
                 Step::Indexes(r) => format!("indexes×{}", r.len()),
                 Step::MyNumbers(r) => format!("my_numbers×{}", r.len()),
+                Step::Rewraps(r) => format!("rewraps×{}", r.len()),
                 Step::Single(WriteOp::DeleteIndexes { .. }) => "delete_indexes".into(),
                 Step::Single(WriteOp::DeleteSubject { .. }) => "delete_subject".into(),
                 Step::Single(_) => "other".into(),
             })
             .collect()
+    }
+
+    #[test]
+    fn consecutive_rewraps_become_one_step_in_batch_order() {
+        let mut b = WriteBatch::new();
+        let s = Uuid::new_v4();
+        b.insert_subject(subject(s));
+        for n in 0..3 {
+            b.push(WriteOp::RewrapKey {
+                key: key(Uuid::new_v4(), n),
+                expected_kek_id: "general".into(),
+                expected_kek_version: 1,
+            });
+        }
+        b.delete_subject(s);
+        b.push(WriteOp::RewrapKey {
+            key: key(Uuid::new_v4(), 9),
+            expected_kek_id: "general".into(),
+            expected_kek_version: 1,
+        });
+        assert_eq!(
+            shape(&plan(b)),
+            ["subjects×1", "rewraps×3", "delete_subject", "rewraps×1"]
+        );
     }
 
     #[test]
