@@ -14,3 +14,10 @@ CREATE TABLE import_progress (
     started_at    TEXT    NOT NULL,
     updated_at    TEXT    NOT NULL
 ) STRICT;
+
+-- The key re-wrap job (key rotation) walks the keys of one KEK id in subject order
+-- (`list_keys_for_rewrap`: kek_id = ?, kek_version < ?, subject_id > ?, ORDER BY
+-- subject_id, compartment). With only `subject_keys_by_kek` (kek_id, kek_version,
+-- subject_id) every page had to read and sort every key still to do; this index gives
+-- the order directly, so a page reads only its own rows.
+CREATE INDEX subject_keys_rewrap ON subject_keys (kek_id, subject_id, compartment, kek_version);

@@ -66,6 +66,31 @@ async fn populate(store: &dyn Store, keyring: &Keyring, n: u64) -> Result<(), Be
     Ok(())
 }
 
+/// Re-wraps `keys` under the active KEK version of `c`.
+fn rewrap_part(
+    keyring: &Keyring,
+    c: Compartment,
+    keys: &[KeyRow],
+) -> Result<Vec<WriteOp>, BenchError> {
+    let mut out = Vec::with_capacity(keys.len());
+    for key in keys {
+        let old = WrappedDek::from_bytes(&key.wrapped)?;
+        if let Some(new) = keyring.rewrap_dek(c, key.subject_id, &old)? {
+            out.push(WriteOp::RewrapKey {
+                key: KeyRow {
+                    kek_id: new.kek_id().to_owned(),
+                    kek_version: new.kek_version(),
+                    wrapped: new.as_bytes().to_vec(),
+                    ..key.clone()
+                },
+                expected_kek_id: key.kek_id.clone(),
+                expected_kek_version: key.kek_version,
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// Waits for the previous batch's transaction.
 async fn settle(
     pending: &mut Option<tokio::task::JoinHandle<Result<(), BenchError>>>,
@@ -98,23 +123,10 @@ async fn rewrap_all(
                 .await?;
             let Some(last) = keys.last() else { break };
             after = Some(last.subject_id);
-            let mut write = WriteBatch::with_capacity(keys.len());
-            for key in keys {
-                let old = WrappedDek::from_bytes(&key.wrapped)?;
-                if let Some(new) = keyring.rewrap_dek(c, key.subject_id, &old)? {
-                    write.push(WriteOp::RewrapKey {
-                        key: KeyRow {
-                            kek_id: new.kek_id().to_owned(),
-                            kek_version: new.kek_version(),
-                            wrapped: new.as_bytes().to_vec(),
-                            ..key.clone()
-                        },
-                        expected_kek_id: key.kek_id,
-                        expected_kek_version: key.kek_version,
-                    });
-                    done += 1;
-                }
-            }
+            let part = rewrap_part(keyring, c, &keys)?;
+            done += part.len() as u64;
+            let mut write = WriteBatch::with_capacity(part.len());
+            write.extend(part);
             settle(&mut pending).await?;
             let store = store.clone();
             pending = Some(tokio::spawn(async move {
@@ -133,6 +145,8 @@ async fn copy_keys(backend: &Backend) -> Result<(), BenchError> {
              kek_id TEXT NOT NULL, kek_version INTEGER NOT NULL, wrapped BLOB NOT NULL, \
              PRIMARY KEY (subject_id, compartment)) STRICT, WITHOUT ROWID",
             "CREATE INDEX raw_subject_keys_by_kek ON raw_subject_keys (kek_id, kek_version, subject_id)",
+            "CREATE INDEX raw_subject_keys_rewrap ON raw_subject_keys \
+             (kek_id, subject_id, compartment, kek_version)",
             "INSERT INTO raw_subject_keys SELECT subject_id, compartment, kek_id, kek_version, \
              wrapped FROM subject_keys",
         ],
@@ -141,6 +155,8 @@ async fn copy_keys(backend: &Backend) -> Result<(), BenchError> {
              kek_id TEXT NOT NULL, kek_version BIGINT NOT NULL, wrapped BYTEA NOT NULL, \
              PRIMARY KEY (subject_id, compartment))",
             "CREATE INDEX raw_subject_keys_by_kek ON raw_subject_keys (kek_id, kek_version, subject_id)",
+            "CREATE INDEX raw_subject_keys_rewrap ON raw_subject_keys \
+             (kek_id, subject_id, compartment, kek_version)",
             "INSERT INTO raw_subject_keys SELECT subject_id, compartment, kek_id, kek_version, \
              wrapped FROM subject_keys",
         ],
