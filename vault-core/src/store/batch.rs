@@ -4,7 +4,7 @@
 //! inserts into one multi-row insert per table (in foreign-key order), so a batch of a
 //! thousand imported subjects costs a few dozen statements, not thousands.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -291,6 +291,8 @@ impl Pending {
 pub(super) fn plan(batch: WriteBatch) -> Vec<Step> {
     let mut steps = Vec::new();
     let mut pending = Pending::default();
+    // Keys in the last `Step::Rewraps`.
+    let mut rewrap_keys: HashSet<(Uuid, KeyCompartment)> = HashSet::new();
     for op in batch.ops {
         match op {
             WriteOp::InsertSubject(row) => pending.subjects.push(row),
@@ -319,9 +321,16 @@ pub(super) fn plan(batch: WriteBatch) -> Vec<Step> {
                     expected_kek_id,
                     expected_kek_version,
                 };
+                // One statement updates each key at most once: a second re-wrap of the
+                // same key starts a new statement, so it sees the first one's result.
+                let slot = (rewrap.key.subject_id, rewrap.key.compartment);
                 match steps.last_mut() {
-                    Some(Step::Rewraps(run)) => run.push(rewrap),
-                    _ => steps.push(Step::Rewraps(vec![rewrap])),
+                    Some(Step::Rewraps(run)) if rewrap_keys.insert(slot) => run.push(rewrap),
+                    _ => {
+                        rewrap_keys.clear();
+                        rewrap_keys.insert(slot);
+                        steps.push(Step::Rewraps(vec![rewrap]));
+                    }
                 }
             }
             other => {
@@ -442,14 +451,24 @@ mod tests {
             });
         }
         b.delete_subject(s);
-        b.push(WriteOp::RewrapKey {
-            key: key(Uuid::new_v4(), 9),
-            expected_kek_id: "general".into(),
-            expected_kek_version: 1,
-        });
+        let again = Uuid::new_v4();
+        for n in 0..2 {
+            b.push(WriteOp::RewrapKey {
+                key: key(again, n),
+                expected_kek_id: "general".into(),
+                expected_kek_version: 1,
+            });
+        }
+        // The second re-wrap of one key must see the first: a statement of its own.
         assert_eq!(
             shape(&plan(b)),
-            ["subjects×1", "rewraps×3", "delete_subject", "rewraps×1"]
+            [
+                "subjects×1",
+                "rewraps×3",
+                "delete_subject",
+                "rewraps×1",
+                "rewraps×1"
+            ]
         );
     }
 
