@@ -97,3 +97,61 @@ fn the_command_prints_a_table_then_one_json_object_as_its_last_line() {
     assert_eq!(v["scenario"], "rewrap");
     assert!(stdout.lines().count() > 3, "a table comes first");
 }
+
+/// The generator's whole output — examinees with every optional item and meisters
+/// with activities — passes the vault's intake rules, under a policy that lets the
+/// import write those classes and kinds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_generated_line_passes_the_import() {
+    use std::sync::Arc;
+    use vault_bench::{Generator, GeneratorConfig, NdjsonJob};
+    use vault_core::audit::{AuditConfig, AuditLog};
+    use vault_core::crypto::{KeyProvider, Keyring};
+    use vault_core::import::{import_file, ImportOptions, Quiet};
+    use vault_core::store::{connect, open_store, ConnectOptions};
+    use vault_core::vault::Vault;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("population.ndjson");
+    let mut out = std::fs::File::create(&file).expect("create");
+    Generator::new(GeneratorConfig::new(5))
+        .write_ndjson(&NdjsonJob::new(0..400, 0..100), &mut out, |_| {})
+        .expect("generate");
+    // A view for meister kinds in the exam_system × system_sync grant (the grant just
+    // before exam_system × exam_administration in the default policy).
+    let with_meisters = vault_bench::scenario::import_policy_toml().replacen(
+        "\n[[grant]]\nrole = \"exam_system\"\npurpose = \"exam_administration\"",
+        "\n[[grant.view]]\nkinds = [\"meister\", \"meister_activity\"]\nactions = [\"create\"]\nclasses = [\"meister\", \"meister_activity\"]\n\n[[grant]]\nrole = \"exam_system\"\npurpose = \"exam_administration\"",
+        1,
+    );
+    let policy = vault_policy::Policy::from_toml(&with_meisters, "test").expect("policy");
+    let backend = connect(
+        &format!("sqlite://{}", dir.path().join("v.db").display()),
+        &ConnectOptions::default(),
+    )
+    .await
+    .expect("db");
+    let keyring = Arc::new(Keyring::generate().expect("keys"));
+    let audit = AuditLog::start(
+        backend.clone(),
+        Arc::new(keyring.audit_signer()),
+        AuditConfig::new("t", dir.path().join("cp.jsonl")),
+    )
+    .await
+    .expect("audit");
+    let vault = Vault::new(
+        open_store(backend.clone()),
+        keyring,
+        Arc::new(policy),
+        audit,
+    );
+    let summary = import_file(&vault, &file, &ImportOptions::new(), &mut Quiet)
+        .await
+        .expect("import");
+    assert_eq!(summary.rejected_lines, 0, "{:?}", summary.errors.first());
+    assert_eq!(summary.counts.examinees, 400);
+    assert_eq!(summary.counts.meisters, 100);
+    assert!(summary.counts.activities > 100);
+    vault.audit().close().await;
+    backend.close().await;
+}

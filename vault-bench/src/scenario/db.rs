@@ -12,6 +12,7 @@ use super::{BackendKind, BenchError};
 pub(super) struct BenchDb {
     pub(super) backend: Backend,
     pg: Option<(String, String)>,
+    sqlite_file: Option<std::path::PathBuf>,
 }
 
 impl BenchDb {
@@ -25,10 +26,12 @@ impl BenchDb {
     ) -> Result<BenchDb, BenchError> {
         match kind {
             BackendKind::Sqlite => {
-                let url = format!("sqlite://{}", dir.join(format!("{name}.db")).display());
+                let file = dir.join(format!("{name}.db"));
+                let url = format!("sqlite://{}", file.display());
                 Ok(BenchDb {
                     backend: connect(&url, opts).await?,
                     pg: None,
+                    sqlite_file: Some(file),
                 })
             }
             BackendKind::Postgres => {
@@ -42,14 +45,23 @@ impl BenchDb {
                 Ok(BenchDb {
                     backend,
                     pg: Some((pg_url.to_owned(), db)),
+                    sqlite_file: None,
                 })
             }
         }
     }
 
-    /// Closes the pool and drops the PostgreSQL database.
+    /// Closes the pool and drops the PostgreSQL database or deletes the SQLite files
+    /// (a million examinees take several GB).
     pub(super) async fn drop_db(self) {
         self.backend.close().await;
+        if let Some(file) = &self.sqlite_file {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut name = file.clone().into_os_string();
+                name.push(suffix);
+                let _ = std::fs::remove_file(name);
+            }
+        }
         if let Some((url, db)) = self.pg {
             if let Ok(mut admin) = PgConnection::connect(&format!("{url}/postgres")).await {
                 let _ = admin

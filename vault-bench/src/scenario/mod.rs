@@ -335,14 +335,19 @@ fn peak_rss_mib() -> Option<f64> {
 /// (trainees) residence items, which the default `system_sync` view does not allow an
 /// import to write (see `docs/performance.md`).
 pub fn import_policy() -> Policy {
-    let text = Policy::default_policy_toml().replace(
-        "classes = [\"identity\", \"address\", \"contact\", \"exam\", \"result\", \"qualification\", \"pseudonym\"]",
-        "classes = [\"identity\", \"address\", \"contact\", \"residence\", \"employment\", \"exam\", \"result\", \"qualification\", \"pseudonym\"]",
-    );
+    let text = import_policy_toml();
     // Invariant: the default policy is valid and the replacement adds two known classes
     // to one view; a failure here is a change of the default policy text.
     #[allow(clippy::expect_used)]
     Policy::from_toml(&text, "vault-bench import policy").expect("widened default policy")
+}
+
+/// The text of [`import_policy`].
+pub fn import_policy_toml() -> String {
+    Policy::default_policy_toml().replace(
+        "classes = [\"identity\", \"address\", \"contact\", \"exam\", \"result\", \"qualification\", \"pseudonym\"]",
+        "classes = [\"identity\", \"address\", \"contact\", \"residence\", \"employment\", \"exam\", \"result\", \"qualification\", \"pseudonym\"]",
+    )
 }
 
 /// A vault on `backend` with a fresh keyring and an audit log whose checkpoint file is
