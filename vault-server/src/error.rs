@@ -285,3 +285,34 @@ impl From<vault_core::accounts::AccountsError> for ApiError {
         }
     }
 }
+
+impl From<vault_core::vault::VaultError> for ApiError {
+    /// The one mapping of the record facade's errors: 403, 404, 422 (field names and
+    /// codes only), 409, 503 `audit_unavailable`; anything else is logged (the error
+    /// names no value) and answered 500 with a generic body.
+    fn from(e: vault_core::vault::VaultError) -> Self {
+        use vault_core::vault::VaultError as E;
+        match e {
+            E::Forbidden => {
+                ApiError::Forbidden("the account's roles do not allow this call for this purpose")
+            }
+            E::NotFound => ApiError::NotFound,
+            E::Invalid(errs) => ApiError::Validation(
+                errs.0
+                    .into_iter()
+                    .map(|f| {
+                        let field = if f.field.is_empty() {
+                            "body".to_owned()
+                        } else {
+                            f.field
+                        };
+                        FieldProblem::new(field, f.code)
+                    })
+                    .collect(),
+            ),
+            E::Conflict(_) => ApiError::Conflict("a record with this identifier already exists"),
+            E::AuditUnavailable => ApiError::AuditUnavailable,
+            other => ApiError::internal(other),
+        }
+    }
+}

@@ -49,11 +49,15 @@ pub(crate) async fn healthz() -> Json<Status> {
     })
 }
 
-/// The database accepts writes (and, once merged, the audit log).
+/// How long readiness waits for the audit writer to answer.
+const AUDIT_PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The database accepts writes and the audit writer is alive: it answers a
+/// checkpoint request (which signs a checkpoint only if events are unsigned).
 #[utoipa::path(get, path = "/readyz", tag = "service",
     responses(
         (status = 200, description = "ready to serve", body = Status),
-        (status = 503, description = "database not writable", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "database not writable, or the audit writer does not answer", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Status>, ApiError> {
     let now = chrono::Utc::now().to_rfc3339();
@@ -69,14 +73,22 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Status>
             .map(|_| ()),
         Backend::Postgres(p) => sqlx::query(sql_pg).bind(now).execute(p).await.map(|_| ()),
     };
-    match r {
-        Ok(_) => Ok(Json(Status {
+    if let Err(e) = r {
+        tracing::warn!(error = %e, "readiness probe: database not writable");
+        return Err(ApiError::Unavailable("the database does not accept writes"));
+    }
+    match tokio::time::timeout(AUDIT_PROBE_TIMEOUT, state.audit_log().checkpoint_now()).await {
+        Ok(Ok(_)) => Ok(Json(Status {
             status: "ready",
             database: Some(state.backend().name()),
         })),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness probe: database not writable");
-            Err(ApiError::Unavailable("the database does not accept writes"))
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness probe: the audit writer failed");
+            Err(ApiError::Unavailable("the audit log cannot be written"))
+        }
+        Err(_) => {
+            tracing::warn!("readiness probe: the audit writer did not answer in time");
+            Err(ApiError::Unavailable("the audit log cannot be written"))
         }
     }
 }
@@ -88,10 +100,8 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Status>
         (status = 401, description = "no valid token", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn metrics(State(state): State<AppState>, _caller: Caller) -> Response {
-    state
-        .metrics()
-        .set_audit_queue_depth(state.audit_queue_depth());
-    let mut resp = state.metrics().render().into_response();
+    let audit = state.audit_log().metrics();
+    let mut resp = state.metrics().render(&audit).into_response();
     resp.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
