@@ -290,6 +290,29 @@ impl Vault {
         )
     }
 
+    /// Creates an account as `admin_token`; returns the whole answer
+    /// (`account_id`, `token`, `token_id`, `token_expires_at`).
+    pub async fn create_account_json(&self, admin_token: &str, body: Value) -> Value {
+        let r = self
+            .req(
+                reqwest::Method::POST,
+                "/v1/accounts",
+                admin_token,
+                Some("account_management"),
+            )
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(
+            r.status(),
+            201,
+            "create account: {}",
+            r.text().await.unwrap_or_default()
+        );
+        r.json().await.expect("json")
+    }
+
     /// Creates an account as `admin_token`; returns (account_id, token).
     pub async fn create_account(&self, admin_token: &str, body: Value) -> (String, String) {
         let r = self

@@ -41,6 +41,14 @@ struct Inner {
     limiter: Arc<Semaphore>,
     keyring: Arc<Keyring>,
     checkpoint_files: Vec<PathBuf>,
+    audit_health: std::sync::Mutex<AuditHealth>,
+}
+
+/// What readiness last saw of the audit writer's counters.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct AuditHealth {
+    /// Failed appends at the last look.
+    pub(crate) failures: u64,
 }
 
 impl std::fmt::Debug for AppState {
@@ -103,6 +111,7 @@ impl AppState {
                 limiter,
                 keyring,
                 checkpoint_files,
+                audit_health: std::sync::Mutex::new(AuditHealth::default()),
             }),
         }
     }
@@ -150,6 +159,21 @@ impl AppState {
     /// The audit log's checkpoint files.
     pub fn checkpoint_files(&self) -> &[PathBuf] {
         &self.inner.checkpoint_files
+    }
+
+    /// Whether an audit append failed since readiness last asked (then readiness
+    /// tries an append of its own).
+    pub(crate) fn audit_failed_since_last_look(&self) -> bool {
+        let failures = self.audit_log().metrics().failures();
+        // Only a counter: a poisoned lock is still usable.
+        let mut h = self
+            .inner
+            .audit_health
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let failed = failures > h.failures;
+        h.failures = failures;
+        failed
     }
 
     pub(crate) fn throttle(&self) -> &AuthThrottle {

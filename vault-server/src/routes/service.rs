@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
+use vault_core::audit::{AuditError, AuditEvent, Ident, Label, Outcome};
 use vault_core::store::Backend;
 
 use super::ApiRoutes;
@@ -52,8 +53,10 @@ pub(crate) async fn healthz() -> Json<Status> {
 /// How long readiness waits for the audit writer to answer.
 const AUDIT_PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// The database accepts writes and the audit writer is alive: it answers a
-/// checkpoint request (which signs a checkpoint only if events are unsigned).
+/// The database accepts writes and the audit log can be written: the writer answers
+/// a checkpoint request (which signs a checkpoint only if events are unsigned), and if
+/// the latest appends failed, a probe event (`service.readiness_probe` of `system`) is
+/// appended to see whether they work again.
 #[utoipa::path(get, path = "/readyz", tag = "service",
     responses(
         (status = 200, description = "ready to serve", body = Status),
@@ -77,12 +80,25 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Status>
         tracing::warn!(error = %e, "readiness probe: database not writable");
         return Err(ApiError::Unavailable("the database does not accept writes"));
     }
-    match tokio::time::timeout(AUDIT_PROBE_TIMEOUT, state.audit_log().checkpoint_now()).await {
-        Ok(Ok(_)) => Ok(Json(Status {
+    let log = state.audit_log();
+    let probe = async {
+        if state.audit_failed_since_last_look() {
+            let event = AuditEvent::new(
+                Ident::system(),
+                Label::parse("action", "service.readiness_probe")?,
+                Outcome::Ok,
+            );
+            log.append(event).await.map(|_| ())
+        } else {
+            log.checkpoint_now().await.map(|_| ())
+        }
+    };
+    match tokio::time::timeout(AUDIT_PROBE_TIMEOUT, probe).await {
+        Ok(Ok(())) => Ok(Json(Status {
             status: "ready",
             database: Some(state.backend().name()),
         })),
-        Ok(Err(e)) => {
+        Ok(Err::<(), AuditError>(e)) => {
             tracing::warn!(error = %e, "readiness probe: the audit writer failed");
             Err(ApiError::Unavailable("the audit log cannot be written"))
         }
