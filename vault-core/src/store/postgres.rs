@@ -17,7 +17,7 @@ use super::rows::{
     KeyRow, MyNumberRow, RecordOwner, RecordQuery, RecordRow, RecordUpdate, SubjectKind,
     SubjectRow,
 };
-use super::{micros, sql_limit, Store, StoreError};
+use super::{micros, run_detached, sql_limit, Store, StoreError};
 
 /// Rows per `UNNEST` insert: bounds the size of one bind message.
 const INSERT_CHUNK: usize = 4096;
@@ -502,6 +502,17 @@ async fn run_single(conn: &mut PgConnection, op: WriteOp) -> Result<(), StoreErr
                 .await?;
             Ok(())
         }
+        WriteOp::DeleteKey {
+            subject_id,
+            compartment,
+        } => {
+            sqlx::query("DELETE FROM subject_keys WHERE subject_id = $1 AND compartment = $2")
+                .bind(subject_id)
+                .bind(compartment.as_str())
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        }
         // Inserts are grouped by `plan` and never arrive here; run them anyway.
         WriteOp::InsertSubject(r) => insert_subjects(conn, vec![r]).await,
         WriteOp::UpsertKey(r) => upsert_keys(conn, vec![r]).await,
@@ -509,6 +520,21 @@ async fn run_single(conn: &mut PgConnection, op: WriteOp) -> Result<(), StoreErr
         WriteOp::InsertHistory(r) => insert_history(conn, vec![r]).await,
         WriteOp::InsertIndex(r) => insert_indexes(conn, vec![r]).await,
         WriteOp::InsertMyNumber(r) => insert_my_numbers(conn, vec![r]).await,
+    }
+}
+
+async fn apply_batch(pool: PgPool, batch: WriteBatch) -> Result<(), StoreError> {
+    let steps = plan(batch);
+    let mut tx = pool.begin().await?;
+    match run_steps(&mut tx, steps).await {
+        Ok(()) => {
+            tx.commit().await?;
+            Ok(())
+        }
+        Err(e) => {
+            let _ = tx.rollback().await;
+            Err(e)
+        }
     }
 }
 
@@ -537,18 +563,7 @@ impl Store for PgStore {
         if batch.is_empty() {
             return Ok(());
         }
-        let steps = plan(batch);
-        let mut tx = self.pool.begin().await?;
-        match run_steps(&mut tx, steps).await {
-            Ok(()) => {
-                tx.commit().await?;
-                Ok(())
-            }
-            Err(e) => {
-                let _ = tx.rollback().await;
-                Err(e)
-            }
-        }
+        run_detached(apply_batch(self.pool.clone(), batch)).await
     }
 
     async fn get_subject(
