@@ -202,6 +202,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_authentication_failure_has_a_recordable_action() {
+        for reason in [
+            "missing_token",
+            "malformed",
+            "unknown_token",
+            "token_expired",
+            "token_revoked",
+            "account_disabled",
+            "account_expired",
+            "source_not_allowed",
+            "bootstrap_unusable",
+            "rate_limited",
+        ] {
+            let action = auth_action(reason);
+            assert_eq!(action, format!("auth.{reason}"));
+            assert!(vault_core::audit::Label::parse("action", action).is_ok());
+        }
+        assert!(vault_core::audit::Label::parse("action", "auth.bootstrap_scope").is_ok());
+    }
+
+    #[test]
     fn throttles_after_limit_within_window() {
         let t = AuthThrottle::new(3, Duration::from_secs(60));
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
