@@ -713,7 +713,7 @@ async fn audit_verify(cfg: &Config) -> Result<(), CliError> {
         .map_err(|e| CliError::Runtime(format!("cannot load the keyring: {e}")))?;
     let backend = open(cfg).await?;
     let opts = crate::routes::audit::verify_options(&keyring, &checkpoint_files(cfg));
-    let r = vault_core::audit::verify(&backend, &opts).await;
+    let r = crate::routes::audit::verify_settled(&backend, &opts).await;
     backend.close().await;
     let report = r.map_err(|e| CliError::Runtime(format!("cannot verify the audit log: {e}")))?;
     let problem = crate::routes::audit::first_problem(&report);

@@ -331,14 +331,17 @@ fn problem_code(p: ChainProblem) -> &'static str {
     }
 }
 
-/// Verifies the audit chains, checkpoint signatures and checkpoint files (C13).
+/// Verifies the audit chains, checkpoint signatures and checkpoint files (C13) of a
+/// possibly running vault.
 ///
 /// The chain head is read before the events; an event appended in between looks
 /// like a head mismatch, so a report whose only findings are head mismatches is
-/// taken again (at most three times) before it is answered.
-pub(crate) async fn run_verify(state: &AppState) -> Result<VerifyReport, AuditError> {
-    let opts = verify_options(state.keyring(), state.checkpoint_files());
-    let mut report = verify(state.backend(), &opts).await?;
+/// taken again (at most three times in all) before it is answered.
+pub(crate) async fn verify_settled(
+    backend: &vault_core::store::Backend,
+    opts: &VerifyOptions,
+) -> Result<VerifyReport, AuditError> {
+    let mut report = verify(backend, opts).await?;
     for _ in 0..2 {
         let only_head = !report.ok
             && report
@@ -349,7 +352,7 @@ pub(crate) async fn run_verify(state: &AppState) -> Result<VerifyReport, AuditEr
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        report = verify(state.backend(), &opts).await?;
+        report = verify(backend, opts).await?;
     }
     Ok(report)
 }
@@ -387,7 +390,10 @@ pub(crate) async fn verify_chain(
     State(state): State<AppState>,
     auth: Authorized<VerifyAudit>,
 ) -> Result<Json<VerifyOut>, ApiError> {
-    let report = run_verify(&state).await.map_err(audit_error)?;
+    let opts = verify_options(state.keyring(), state.checkpoint_files());
+    let report = verify_settled(state.backend(), &opts)
+        .await
+        .map_err(audit_error)?;
     let rec = auth.caller.audit_record(
         VerifyAudit::ACTION,
         if report.ok {
