@@ -765,16 +765,18 @@ impl Vault {
             Decision::Permit(v) => v.fields().collect::<BTreeSet<_>>(),
             _ => BTreeSet::new(),
         };
-        if app_view.contains("application_id") && !apps.is_empty() {
-            let dek = self.subject_dek(id, Compartment::General).await?;
-            let cipher = Cipher::new(&dek);
-            let only_id: BTreeSet<&'static str> = ["application_id"].into_iter().collect();
+        if app_view.contains("application_id") {
             let mut ids = Vec::new();
-            for row in &apps {
-                let mut m = Map::new();
-                self.open_fields(&cipher, row, &only_id, &mut m)?;
-                if let Some(v) = m.remove("application_id") {
-                    ids.push(v);
+            if !apps.is_empty() {
+                let dek = self.subject_dek(id, Compartment::General).await?;
+                let cipher = Cipher::new(&dek);
+                let only_id: BTreeSet<&'static str> = ["application_id"].into_iter().collect();
+                for row in &apps {
+                    let mut m = Map::new();
+                    self.open_fields(&cipher, row, &only_id, &mut m)?;
+                    if let Some(v) = m.remove("application_id") {
+                        ids.push(v);
+                    }
                 }
             }
             view.fields.insert("applications".into(), Value::Array(ids));
