@@ -131,6 +131,7 @@ suite! {
         suspension_and_subject_changes_are_stored,
         upsert_key_replaces_the_previous_wrapping,
         rewrap_replaces_only_keys_still_under_the_expected_version,
+        delete_key_removes_only_that_compartment,
         record_of_unknown_subject_is_a_constraint_violation,
         errors_and_debug_output_carry_no_values,
     ],
@@ -1154,6 +1155,43 @@ mod behaviour {
             store.apply(missing).await,
             Err(StoreError::NotFound)
         ));
+    }
+
+    pub(super) async fn delete_key_removes_only_that_compartment(store: &dyn Store) {
+        let p = Person::new("13", "A-1");
+        register(store, &[&p]).await;
+        let mut b = WriteBatch::new();
+        b.push(WriteOp::DeleteKey {
+            subject_id: p.id(),
+            compartment: KeyCompartment::MyNumber,
+        });
+        store.apply(b).await.unwrap();
+        assert_eq!(
+            store
+                .get_key(p.id(), KeyCompartment::MyNumber)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            store
+                .get_key(p.id(), KeyCompartment::General)
+                .await
+                .unwrap(),
+            Some(p.general_key.clone())
+        );
+        let all = TenantScope::All;
+        assert_eq!(
+            store.get_record(p.examinee.record_id, &all).await.unwrap(),
+            Some(p.examinee.clone())
+        );
+        // Deleting a key that is already gone is a no-op.
+        let mut b = WriteBatch::new();
+        b.push(WriteOp::DeleteKey {
+            subject_id: p.id(),
+            compartment: KeyCompartment::MyNumber,
+        });
+        store.apply(b).await.unwrap();
     }
 
     pub(super) async fn upsert_key_replaces_the_previous_wrapping(store: &dyn Store) {

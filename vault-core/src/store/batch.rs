@@ -94,6 +94,15 @@ pub enum WriteOp {
         /// The subject.
         subject_id: Uuid,
     },
+    /// Crypto-shreds one compartment of a subject: deletes its wrapped data key (no-op if
+    /// there is none). Used for the My Number rule (C23), which shreds the compartment
+    /// and leaves the rest of the subject.
+    DeleteKey {
+        /// The subject.
+        subject_id: Uuid,
+        /// The compartment whose key goes.
+        compartment: KeyCompartment,
+    },
 }
 
 /// A list of [`WriteOp`]s that [`Store::apply`](super::Store::apply) executes in one

@@ -502,6 +502,17 @@ async fn run_single(conn: &mut PgConnection, op: WriteOp) -> Result<(), StoreErr
                 .await?;
             Ok(())
         }
+        WriteOp::DeleteKey {
+            subject_id,
+            compartment,
+        } => {
+            sqlx::query("DELETE FROM subject_keys WHERE subject_id = $1 AND compartment = $2")
+                .bind(subject_id)
+                .bind(compartment.as_str())
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        }
         // Inserts are grouped by `plan` and never arrive here; run them anyway.
         WriteOp::InsertSubject(r) => insert_subjects(conn, vec![r]).await,
         WriteOp::UpsertKey(r) => upsert_keys(conn, vec![r]).await,
