@@ -701,3 +701,75 @@ async fn exam_staff_cannot_take_a_backup_and_postgresql_backups_use_pg_dump() {
     ));
     h.finish().await;
 }
+
+// ----- property: plans over the store (C15) -----------------------------------------------
+
+mod plan_property {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The first day an application of fiscal year `fy` (and the My Number whose last
+    /// application it is) may go under the default 5-year rule, computed by hand: the
+    /// fiscal year ends on (fy+1)-03-31, five years later is (fy+6)-03-31, due the next day.
+    fn due_from(fy: i32) -> chrono::NaiveDate {
+        chrono::NaiveDate::from_ymd_opt(fy + 6, 4, 1).unwrap()
+    }
+
+    async fn check(db: TestDb, people: &[(i32, bool)], days_back: u64) {
+        let h = harness(db).await;
+        let op = operator();
+        let mut seeded = Vec::new();
+        for (n, (fy, held)) in people.iter().enumerate() {
+            let (id, _) = seed_examinee(&h.vault, n as u32, *fy).await;
+            if *held {
+                h.life.place_hold(&op, &[id], "case").await.unwrap();
+            }
+            seeded.push((id, *fy, *held));
+        }
+        let as_of = today_in_japan(Utc::now())
+            .checked_sub_days(Days::new(days_back))
+            .unwrap();
+        let plan = h.life.create_plan(&op, as_of).await.unwrap();
+        for rule in &plan.plan.rules {
+            for p in &rule.records {
+                let (_, fy, held) = seeded
+                    .iter()
+                    .find(|(id, _, _)| *id == p.subject_id)
+                    .expect("a seeded subject");
+                assert!(!held, "a held subject was planned");
+                assert!(
+                    matches!(p.kind, Target::Application | Target::MyNumber),
+                    "only applications and My Numbers can be due here"
+                );
+                assert!(as_of >= due_from(*fy), "planned before its period passed");
+            }
+        }
+        // And every record that is due and not held is planned.
+        for (id, fy, held) in &seeded {
+            let expected = !held && as_of >= due_from(*fy);
+            let planned = plan
+                .plan
+                .rules
+                .iter()
+                .any(|r| r.records.iter().any(|p| p.subject_id == *id));
+            assert_eq!(planned, expected);
+        }
+        h.finish().await;
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+
+        #[test]
+        fn no_plan_over_the_store_holds_a_record_not_yet_due_or_under_a_hold(
+            people in proptest::collection::vec((2012i32..=2025, any::<bool>()), 1..5),
+            days_back in 0u64..3000,
+        ) {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            rt.block_on(async {
+                check(TestDb::sqlite().await, &people, days_back).await;
+                check(TestDb::postgres().await, &people, days_back).await;
+            });
+        }
+    }
+}
