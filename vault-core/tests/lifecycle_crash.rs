@@ -177,9 +177,14 @@ async fn rotation_rounds(db: TestDb) {
     }
     // Restart: the rotation completes and nothing is left under an older version.
     let jobs = h.life.run_rotations().await.expect("resume");
-    assert!(jobs.iter().all(|j| j.state == vault_core::lifecycle::RotationState::Complete));
+    assert!(jobs
+        .iter()
+        .all(|j| j.state == vault_core::lifecycle::RotationState::Complete));
     let active = h.keys.snapshot().active_version("general").unwrap();
-    assert!(active >= 2, "{name}: at least one rotation reached the key file");
+    assert!(
+        active >= 2,
+        "{name}: at least one rotation reached the key file"
+    );
     let counts = h.vault.store().count_keys_by_kek().await.unwrap();
     assert!(counts
         .iter()
@@ -193,7 +198,10 @@ async fn rotation_rounds(db: TestDb) {
             .is_ok());
     }
     eprintln!("{name}: {interrupted_mid_job} of 8 kills landed after the key file changed and before the job completed; active general v{active}");
-    assert!(interrupted_mid_job >= 1, "{name}: no kill landed inside a re-wrap job");
+    assert!(
+        interrupted_mid_job >= 1,
+        "{name}: no kill landed inside a re-wrap job"
+    );
     h.finish().await;
 }
 
@@ -216,13 +224,26 @@ async fn execution_rounds(db: TestDb) {
         people.push(seed_examinee(&h.vault, n, 2015).await);
     }
     let op = operator();
-    let plan = h.life.create_plan(&op, today_in_japan(Utc::now())).await.unwrap();
-    h.life.approve_plan(&approver(), plan.plan.id).await.unwrap();
+    let plan = h
+        .life
+        .create_plan(&op, today_in_japan(Utc::now()))
+        .await
+        .unwrap();
+    h.life
+        .approve_plan(&approver(), plan.plan.id)
+        .await
+        .unwrap();
     let all = TenantScope::All;
     let mut interrupted = 0;
     for round in 0..8u64 {
         h.audit.close().await;
-        run_child("execute", &url, &h, Some(plan.plan.id), round * 30 + random_below(30));
+        run_child(
+            "execute",
+            &url,
+            &h,
+            Some(plan.plan.id),
+            round * 30 + random_below(30),
+        );
         reopen(&mut h).await;
         // No subject is half-erased: application, My Number and its key go together.
         let store = h.vault.store();
@@ -237,7 +258,11 @@ async fn execution_rounds(db: TestDb) {
                 .await
                 .unwrap();
             let mn = store.get_my_number(*id, &all).await.unwrap().is_some();
-            let key = store.get_key(*id, KeyCompartment::MyNumber).await.unwrap().is_some();
+            let key = store
+                .get_key(*id, KeyCompartment::MyNumber)
+                .await
+                .unwrap()
+                .is_some();
             assert!(
                 (apps.len() == 1 && mn && key) || (apps.is_empty() && !mn && !key),
                 "{name} round {round}: subject {id} half-erased (apps {}, my number {mn}, key {key})",
@@ -252,8 +277,15 @@ async fn execution_rounds(db: TestDb) {
         }
     }
     eprintln!("{name}: {interrupted} of 8 kills left the run part-way (some subjects erased)");
-    assert!(interrupted >= 1, "{name}: no kill landed inside the execution");
-    let done = h.life.execute_plan(&op, plan.plan.id).await.expect("resume execution");
+    assert!(
+        interrupted >= 1,
+        "{name}: no kill landed inside the execution"
+    );
+    let done = h
+        .life
+        .execute_plan(&op, plan.plan.id)
+        .await
+        .expect("resume execution");
     assert_eq!(done.state, PlanState::Executed);
     let cert = read_verified_certificate(
         done.certificate.as_deref().unwrap(),

@@ -103,7 +103,10 @@ async fn rotation_wraps_new_keys_at_once_and_the_job_rewraps_every_old_one() {
         assert_eq!(v1.state, "decrypt_only");
         assert_eq!(v1.deks, Some(0));
         assert!(v1.destroyable);
-        assert_eq!(v1.uses, 7, "one general wrap per examinee before the rotation");
+        assert_eq!(
+            v1.uses, 7,
+            "one general wrap per examinee before the rotation"
+        );
         let v2 = status
             .keys
             .iter()
@@ -116,7 +119,9 @@ async fn rotation_wraps_new_keys_at_once_and_the_job_rewraps_every_old_one() {
         assert_eq!(start.len(), 1);
         assert!(start[0].subjects.is_empty());
         assert_eq!(actions(&h.db.backend, "key.rotate.complete").await.len(), 1);
-        assert!(!actions(&h.db.backend, "key.rotate.progress").await.is_empty());
+        assert!(!actions(&h.db.backend, "key.rotate.progress")
+            .await
+            .is_empty());
         h
     })
     .await;
@@ -137,7 +142,10 @@ async fn old_kek_version_is_destroyed_only_once_no_dek_uses_it() {
             Err(LifecycleError::InvalidState(_))
         ));
         h.life.run_rotations().await.expect("run");
-        h.life.destroy_key(&op, "my_number", 1).await.expect("destroy");
+        h.life
+            .destroy_key(&op, "my_number", 1)
+            .await
+            .expect("destroy");
         let verifier = actor("verifier-1", "identity_verifier", &["13"]);
         let revealed = h
             .vault
@@ -197,7 +205,11 @@ async fn crossing_the_usage_limit_forces_a_rotation_before_further_use() {
         // follow, each audited.
         assert!(actions(&h.db.backend, "key.rotate.forced").await.len() >= 2);
         let status = h.life.key_status(&operator()).await.expect("status");
-        let v1 = status.keys.iter().find(|k| k.id == "general" && k.version == 1).unwrap();
+        let v1 = status
+            .keys
+            .iter()
+            .find(|k| k.id == "general" && k.version == 1)
+            .unwrap();
         assert_eq!(v1.uses, 3);
         h.finish().await;
     }
@@ -232,17 +244,29 @@ async fn blind_index_rotation_keeps_search_working_and_retires_the_old_key() {
         let s = staff();
         let search = ExamineeSearch::ExamNumber("E-00005".to_owned());
         let op = operator();
-        h.life.rotate_key(&op, "blind_index").await.expect("rotate index key");
+        h.life
+            .rotate_key(&op, "blind_index")
+            .await
+            .expect("rotate index key");
         assert_eq!(
-            h.vault.search_examinees(&s, "exam_administration", &search).await.unwrap(),
+            h.vault
+                .search_examinees(&s, "exam_administration", &search)
+                .await
+                .unwrap(),
             vec![id],
             "found through the old version during the switch"
         );
         h.life.run_rotations().await.expect("re-index");
-        h.life.destroy_key(&op, "blind_index", 1).await.expect("retire old index key");
+        h.life
+            .destroy_key(&op, "blind_index", 1)
+            .await
+            .expect("retire old index key");
         h.life.run_rotations().await.expect("clean-up pass");
         assert_eq!(
-            h.vault.search_examinees(&s, "exam_administration", &search).await.unwrap(),
+            h.vault
+                .search_examinees(&s, "exam_administration", &search)
+                .await
+                .unwrap(),
             vec![id]
         );
         assert_eq!(
@@ -266,7 +290,10 @@ async fn blind_index_rotation_keeps_search_working_and_retires_the_old_key() {
                 .unwrap(),
             id
         );
-        assert_eq!(actions(&h.db.backend, "key.reindex.complete").await.len(), 2);
+        assert_eq!(
+            actions(&h.db.backend, "key.reindex.complete").await.len(),
+            2
+        );
         reads_back(&h, id).await;
         h
     })
@@ -299,21 +326,35 @@ async fn due_records_are_planned_approved_erased_and_certified() {
             h.life.execute_plan(&op, plan.plan.id).await,
             Err(LifecycleError::InvalidState(_))
         ));
-        let approved = h.life.approve_plan(&approver(), plan.plan.id).await.expect("approve");
+        let approved = h
+            .life
+            .approve_plan(&approver(), plan.plan.id)
+            .await
+            .expect("approve");
         assert_eq!(approved.state, PlanState::Approved);
-        let done = h.life.execute_plan(&op, plan.plan.id).await.expect("execute");
+        let done = h
+            .life
+            .execute_plan(&op, plan.plan.id)
+            .await
+            .expect("execute");
         assert_eq!(done.state, PlanState::Executed);
 
         // The application is gone; the examinee and the other subject remain.
         assert!(matches!(
-            h.vault.read_application(&staff(), "exam_administration", &old_app).await,
+            h.vault
+                .read_application(&staff(), "exam_administration", &old_app)
+                .await,
             Err(VaultError::NotFound)
         ));
         reads_back(&h, old).await;
         reads_back(&h, new).await;
 
         // The certificate verifies and points at the run's audit events.
-        let cert_json = h.life.certificate(&op, plan.plan.id).await.expect("certificate");
+        let cert_json = h
+            .life
+            .certificate(&op, plan.plan.id)
+            .await
+            .expect("certificate");
         let public = h.keys.snapshot().audit_signer().public_key();
         assert!(verify_certificate(&cert_json, &public));
         let cert = read_verified_certificate(&cert_json, &public).expect("verified");
@@ -326,8 +367,9 @@ async fn due_records_are_planned_approved_erased_and_certified() {
         assert_eq!(start[0].seq, cert.audit_seq_range.first);
         assert_eq!(complete[0].seq, cert.audit_seq_range.last);
         let erased = actions(&h.db.backend, "retention.erase").await;
-        assert!(erased.iter().all(|e| e.seq > cert.audit_seq_range.first
-            && e.seq < cert.audit_seq_range.last));
+        assert!(erased
+            .iter()
+            .all(|e| e.seq > cert.audit_seq_range.first && e.seq < cert.audit_seq_range.last));
         assert_eq!(erased[0].subjects, vec![old]);
         let recorded = actions(&h.db.backend, "retention.certificate").await;
         assert_eq!(Some(recorded[0].seq), done.certificate_seq);
@@ -347,14 +389,29 @@ async fn my_number_rule_removes_the_compartment_row_and_key_and_leaves_the_rest(
     for_both(|h| async move {
         let (id, _) = seed_examinee(&h.vault, 3, 2015).await;
         let op = operator();
-        let plan = h.life.create_plan(&op, today_in_japan(Utc::now())).await.unwrap();
-        h.life.approve_plan(&approver(), plan.plan.id).await.unwrap();
+        let plan = h
+            .life
+            .create_plan(&op, today_in_japan(Utc::now()))
+            .await
+            .unwrap();
+        h.life
+            .approve_plan(&approver(), plan.plan.id)
+            .await
+            .unwrap();
         h.life.execute_plan(&op, plan.plan.id).await.unwrap();
         let store = h.vault.store();
         let all = TenantScope::All;
         assert!(store.get_my_number(id, &all).await.unwrap().is_none());
-        assert!(store.get_key(id, KeyCompartment::MyNumber).await.unwrap().is_none());
-        assert!(store.get_key(id, KeyCompartment::General).await.unwrap().is_some());
+        assert!(store
+            .get_key(id, KeyCompartment::MyNumber)
+            .await
+            .unwrap()
+            .is_none());
+        assert!(store
+            .get_key(id, KeyCompartment::General)
+            .await
+            .unwrap()
+            .is_some());
         assert!(store.get_subject(id, &all).await.unwrap().is_some());
         reads_back(&h, id).await;
         assert!(h
@@ -377,10 +434,16 @@ async fn an_approver_cannot_approve_their_own_plan() {
             roles: vec!["operator".to_owned(), "retention_approver".to_owned()],
             ..actor("ops-and-approver", "operator", &[])
         };
-        let plan = h.life.create_plan(&both, today_in_japan(Utc::now())).await.unwrap();
+        let plan = h
+            .life
+            .create_plan(&both, today_in_japan(Utc::now()))
+            .await
+            .unwrap();
         assert!(matches!(
             h.life.approve_plan(&both, plan.plan.id).await,
-            Err(LifecycleError::Approval(ApprovalError::CreatorCannotApprove))
+            Err(LifecycleError::Approval(
+                ApprovalError::CreatorCannotApprove
+            ))
         ));
         let denied = actions(&h.db.backend, "retention.approve").await;
         assert_eq!(denied.len(), 1);
@@ -394,13 +457,19 @@ async fn an_approver_cannot_approve_their_own_plan() {
 async fn an_exam_staff_account_cannot_approve_or_plan() {
     for_both(|h| async move {
         seed_examinee(&h.vault, 1, 2015).await;
-        let plan = h.life.create_plan(&operator(), today_in_japan(Utc::now())).await.unwrap();
+        let plan = h
+            .life
+            .create_plan(&operator(), today_in_japan(Utc::now()))
+            .await
+            .unwrap();
         assert!(matches!(
             h.life.approve_plan(&staff(), plan.plan.id).await,
             Err(LifecycleError::Forbidden)
         ));
         assert!(matches!(
-            h.life.create_plan(&staff(), today_in_japan(Utc::now())).await,
+            h.life
+                .create_plan(&staff(), today_in_japan(Utc::now()))
+                .await,
             Err(LifecycleError::Forbidden)
         ));
         // The operator who plans cannot approve either (no approver role).
@@ -419,13 +488,20 @@ async fn a_held_subject_is_never_planned_and_a_hold_after_approval_skips_it() {
         let (id, _) = seed_examinee(&h.vault, 1, 2015).await;
         let op = operator();
         let today = today_in_japan(Utc::now());
-        let hold = h.life.place_hold(&op, &[id], "case 2026-A").await.expect("hold");
+        let hold = h
+            .life
+            .place_hold(&op, &[id], "case 2026-A")
+            .await
+            .expect("hold");
         let plan = h.life.create_plan(&op, today).await.unwrap();
         assert_eq!(plan.plan.record_count(), 0);
         h.life.release_hold(&op, hold).await.expect("release");
         let plan = h.life.create_plan(&op, today).await.unwrap();
         assert_eq!(plan.plan.record_count(), 2);
-        h.life.approve_plan(&approver(), plan.plan.id).await.unwrap();
+        h.life
+            .approve_plan(&approver(), plan.plan.id)
+            .await
+            .unwrap();
         h.life.place_hold(&op, &[id], "case 2026-B").await.unwrap();
         let done = h.life.execute_plan(&op, plan.plan.id).await.unwrap();
         let cert = read_verified_certificate(
@@ -436,10 +512,19 @@ async fn a_held_subject_is_never_planned_and_a_hold_after_approval_skips_it() {
         assert_eq!(cert.record_ids().len(), 0);
         assert_eq!(cert.skipped, 2);
         reads_back(&h, id).await;
-        assert!(h.vault.store().get_my_number(id, &TenantScope::All).await.unwrap().is_some());
+        assert!(h
+            .vault
+            .store()
+            .get_my_number(id, &TenantScope::All)
+            .await
+            .unwrap()
+            .is_some());
         let holds = h.life.list_holds(&op).await.unwrap();
         assert_eq!(holds.len(), 2);
-        assert_eq!(actions(&h.db.backend, "retention.hold.place").await[0].subjects, vec![id]);
+        assert_eq!(
+            actions(&h.db.backend, "retention.hold.place").await[0].subjects,
+            vec![id]
+        );
         h
     })
     .await;
@@ -450,7 +535,11 @@ fn policy_with_application_period(period: &str) -> Policy {
         "id = \"application\"\ntarget = \"application\"\nclock = \"exam_fiscal_year_end\"\nperiod = \"5 years\"",
         &format!("id = \"application\"\ntarget = \"application\"\nclock = \"exam_fiscal_year_end\"\nperiod = \"{period}\""),
     );
-    assert_ne!(src, Policy::default_policy_toml(), "the rule text was found");
+    assert_ne!(
+        src,
+        Policy::default_policy_toml(),
+        "the rule text was found"
+    );
     Policy::from_toml(&src, "test policy").expect("policy")
 }
 
@@ -459,8 +548,15 @@ async fn execution_rechecks_under_the_policy_in_force_at_execution_time() {
     for_both(|h| async move {
         let (id, app) = seed_examinee(&h.vault, 1, 2015).await;
         let op = operator();
-        let plan = h.life.create_plan(&op, today_in_japan(Utc::now())).await.unwrap();
-        h.life.approve_plan(&approver(), plan.plan.id).await.unwrap();
+        let plan = h
+            .life
+            .create_plan(&op, today_in_japan(Utc::now()))
+            .await
+            .unwrap();
+        h.life
+            .approve_plan(&approver(), plan.plan.id)
+            .await
+            .unwrap();
         // The data owner lengthens the application period to 30 years before the run.
         h.life
             .replace_policy(Arc::new(policy_with_application_period("30 years")), false)
@@ -472,7 +568,13 @@ async fn execution_rechecks_under_the_policy_in_force_at_execution_time() {
             &h.keys.snapshot().audit_signer().public_key(),
         )
         .unwrap();
-        assert_eq!(cert.counts().get(&Target::Application).copied().unwrap_or(0), 0);
+        assert_eq!(
+            cert.counts()
+                .get(&Target::Application)
+                .copied()
+                .unwrap_or(0),
+            0
+        );
         assert_eq!(cert.counts().get(&Target::MyNumber).copied(), Some(1));
         assert!(h
             .vault
@@ -500,7 +602,10 @@ async fn a_policy_that_shortens_a_period_is_refused_without_acknowledgement() {
             Err(LifecycleError::ShorteningNotAcknowledged { records }) => assert_eq!(records, 1),
             other => panic!("loaded without acknowledgement: {other:?}"),
         }
-        h.life.replace_policy(shorter, true).await.expect("acknowledged");
+        h.life
+            .replace_policy(shorter, true)
+            .await
+            .expect("acknowledged");
         let rule = h
             .life
             .policy()
@@ -527,12 +632,19 @@ async fn an_inactive_meister_is_flagged_never_deleted_and_no_intent_deregisters(
             "certification_number": "M-13-0001",
             "certified_on": "2015-06-01",
         });
-        let idle = h.vault.register_meister(&c, "meister_dispatch", &body).await.unwrap();
+        let idle = h
+            .vault
+            .register_meister(&c, "meister_dispatch", &body)
+            .await
+            .unwrap();
         let op = operator();
         let today = today_in_japan(Utc::now());
         let plan = h.life.create_plan(&op, today).await.unwrap();
         assert!(plan.plan.contains(Target::Meister, idle));
-        h.life.approve_plan(&approver(), plan.plan.id).await.unwrap();
+        h.life
+            .approve_plan(&approver(), plan.plan.id)
+            .await
+            .unwrap();
         let done = h.life.execute_plan(&op, plan.plan.id).await.unwrap();
         // Flagging is not an erasure: the meister is still there, now in intent_check.
         let cert = read_verified_certificate(
@@ -541,7 +653,13 @@ async fn an_inactive_meister_is_flagged_never_deleted_and_no_intent_deregisters(
         )
         .unwrap();
         assert!(cert.subject_ids().is_empty());
-        let row = h.vault.store().get_record(idle, &TenantScope::All).await.unwrap().unwrap();
+        let row = h
+            .vault
+            .store()
+            .get_record(idle, &TenantScope::All)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(row.status.as_deref(), Some("intent_check"));
         // A second plan does not flag it again.
         let again = h.life.create_plan(&op, today).await.unwrap();
@@ -553,9 +671,19 @@ async fn an_inactive_meister_is_flagged_never_deleted_and_no_intent_deregisters(
             .await
             .expect("answer");
         assert_eq!(status, MeisterStatus::Deregistered);
-        let row = h.vault.store().get_record(idle, &TenantScope::All).await.unwrap().unwrap();
+        let row = h
+            .vault
+            .store()
+            .get_record(idle, &TenantScope::All)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(row.status.as_deref(), Some("deregistered"));
-        assert_eq!(row.clock_date, Some(today), "deregistered_on starts the 5-year clock");
+        assert_eq!(
+            row.clock_date,
+            Some(today),
+            "deregistered_on starts the 5-year clock"
+        );
         // Deregistered today: not due for five years.
         let later = h.life.create_plan(&op, today).await.unwrap();
         assert!(!later.plan.contains(Target::MeisterDeregistered, idle));
@@ -578,7 +706,11 @@ async fn an_inactive_meister_is_flagged_never_deleted_and_no_intent_deregisters(
 /// Erases examinee `n` entirely: a first run takes its application and My Number; its
 /// "no records remain" clock is then moved back a day (time passing) and a second run
 /// deletes the person. Returns the subject, its wrapped general DEK and sealed record.
-async fn erase_whole_subject(h: &Harness, n: u32, backup: Option<&std::path::Path>) -> (Uuid, Vec<u8>, Vec<u8>) {
+async fn erase_whole_subject(
+    h: &Harness,
+    n: u32,
+    backup: Option<&std::path::Path>,
+) -> (Uuid, Vec<u8>, Vec<u8>) {
     let (id, _) = seed_examinee(&h.vault, n, 2015).await;
     let store = h.vault.store();
     let wrapped = store
@@ -587,11 +719,19 @@ async fn erase_whole_subject(h: &Harness, n: u32, backup: Option<&std::path::Pat
         .unwrap()
         .unwrap()
         .wrapped;
-    let sealed = store.get_record(id, &TenantScope::All).await.unwrap().unwrap().sealed;
+    let sealed = store
+        .get_record(id, &TenantScope::All)
+        .await
+        .unwrap()
+        .unwrap()
+        .sealed;
     let op = operator();
     let today = today_in_japan(Utc::now());
     let plan = h.life.create_plan(&op, today).await.unwrap();
-    h.life.approve_plan(&approver(), plan.plan.id).await.unwrap();
+    h.life
+        .approve_plan(&approver(), plan.plan.id)
+        .await
+        .unwrap();
     h.life.execute_plan(&op, plan.plan.id).await.unwrap();
     let yesterday = today.pred_opt().unwrap().to_string();
     match &h.db.backend {
@@ -615,10 +755,21 @@ async fn erase_whole_subject(h: &Harness, n: u32, backup: Option<&std::path::Pat
     }
     let plan = h.life.create_plan(&op, today).await.unwrap();
     assert!(plan.plan.contains(Target::ExamineePerson, id));
-    h.life.approve_plan(&approver(), plan.plan.id).await.unwrap();
+    h.life
+        .approve_plan(&approver(), plan.plan.id)
+        .await
+        .unwrap();
     h.life.execute_plan(&op, plan.plan.id).await.unwrap();
-    assert!(store.get_subject(id, &TenantScope::All).await.unwrap().is_none());
-    assert!(store.get_key(id, KeyCompartment::General).await.unwrap().is_none());
+    assert!(store
+        .get_subject(id, &TenantScope::All)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .get_key(id, KeyCompartment::General)
+        .await
+        .unwrap()
+        .is_none());
     (id, wrapped, sealed)
 }
 
@@ -639,16 +790,29 @@ async fn an_erased_subject_is_absent_from_the_sqlite_file_its_wal_and_a_restored
     let (id, wrapped, sealed) = erase_whole_subject(&h, 7, Some(&backup)).await;
     let db_path = h.db.sqlite_path.clone().unwrap();
     let raw = file_and_wal(&db_path);
-    assert!(!contains_bytes(&raw, &wrapped), "wrapped DEK left in the database file or WAL");
-    assert!(!contains_bytes(&raw, &sealed[..48]), "sealed record left in the database file or WAL");
+    assert!(
+        !contains_bytes(&raw, &wrapped),
+        "wrapped DEK left in the database file or WAL"
+    );
+    assert!(
+        !contains_bytes(&raw, &sealed[..48]),
+        "sealed record left in the database file or WAL"
+    );
     assert!(!contains_bytes(&raw, NAME.as_bytes()));
 
     // The backup was taken before the subject was erased: it still holds the wrapped
     // key, but the keyring refuses to unwrap it (shred list) ...
     let old = std::fs::read(&backup).unwrap();
-    assert!(contains_bytes(&old, &wrapped), "the backup predates the erasure");
+    assert!(
+        contains_bytes(&old, &wrapped),
+        "the backup predates the erasure"
+    );
     assert!(matches!(
-        h.keys.unwrap_dek(Compartment::General, id, &WrappedDek::from_bytes(&wrapped).unwrap()),
+        h.keys.unwrap_dek(
+            Compartment::General,
+            id,
+            &WrappedDek::from_bytes(&wrapped).unwrap()
+        ),
         Err(CryptoError::KeyDestroyed { .. })
     ));
     // ... and restoring it erases the subject again.
@@ -661,9 +825,15 @@ async fn an_erased_subject_is_absent_from_the_sqlite_file_its_wal_and_a_restored
     assert!(!contains_bytes(&raw, &wrapped));
     assert!(!contains_bytes(&raw, &sealed[..48]));
     let url = format!("sqlite://{}", restored.display());
-    let backend = vault_core::store::connect(&url, &Default::default()).await.unwrap();
+    let backend = vault_core::store::connect(&url, &Default::default())
+        .await
+        .unwrap();
     let store = vault_core::store::open_store(backend.clone());
-    assert!(store.get_subject(id, &TenantScope::All).await.unwrap().is_none());
+    assert!(store
+        .get_subject(id, &TenantScope::All)
+        .await
+        .unwrap()
+        .is_none());
     backend.close().await;
     h.finish().await;
 }
@@ -680,7 +850,10 @@ async fn an_erased_subject_is_absent_from_a_postgresql_dump() {
     assert!(out.status.success(), "pg_dump failed");
     let dump = out.stdout;
     assert!(!contains_bytes(&dump, hex::encode(&wrapped).as_bytes()));
-    assert!(!contains_bytes(&dump, hex::encode(&sealed[..48]).as_bytes()));
+    assert!(!contains_bytes(
+        &dump,
+        hex::encode(&sealed[..48]).as_bytes()
+    ));
     assert!(!contains_bytes(&dump, NAME.as_bytes()));
     // The id may remain in the audit log and the certificate: ids are not personal data.
     let _ = id;

@@ -79,6 +79,21 @@ impl fmt::Debug for Ed25519CheckpointSigner {
     }
 }
 
+/// The keyring's audit signing key signs checkpoints (and erasure certificates).
+impl CheckpointSigner for crate::crypto::AuditSigner {
+    fn key_id(&self) -> String {
+        crate::crypto::AuditSigner::key_id(self).to_owned()
+    }
+
+    fn sign(&self, msg: &[u8]) -> Vec<u8> {
+        crate::crypto::AuditSigner::sign(self, msg)
+    }
+
+    fn public_key(&self) -> Vec<u8> {
+        crate::crypto::AuditSigner::public_key(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,20 +133,5 @@ mod tests {
         let text = format!("{a:?}");
         assert!(text.contains("audit-1"));
         assert!(!text.contains(&hex::encode(&pkcs8[pkcs8.len() - 8..])));
-    }
-}
-
-/// The keyring's audit signing key signs checkpoints (and erasure certificates).
-impl CheckpointSigner for crate::crypto::AuditSigner {
-    fn key_id(&self) -> String {
-        crate::crypto::AuditSigner::key_id(self).to_owned()
-    }
-
-    fn sign(&self, msg: &[u8]) -> Vec<u8> {
-        crate::crypto::AuditSigner::sign(self, msg)
-    }
-
-    fn public_key(&self) -> Vec<u8> {
-        crate::crypto::AuditSigner::public_key(self)
     }
 }

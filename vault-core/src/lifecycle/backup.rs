@@ -94,7 +94,9 @@ pub async fn restore_sqlite(
             .map_err(io(from))?;
     }
     if &header != b"SQLite format 3\0" {
-        return Err(LifecycleError::Invalid("the backup is not a SQLite database"));
+        return Err(LifecycleError::Invalid(
+            "the backup is not a SQLite database",
+        ));
     }
     let dir = match db_path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -132,16 +134,28 @@ pub async fn restore_sqlite(
 }
 
 /// Erases again what the shred list names (after a restore of an older copy).
-async fn reshred(backend: &Backend, keys: &ManagedKeyring) -> Result<RestoreReport, LifecycleError> {
+async fn reshred(
+    backend: &Backend,
+    keys: &ManagedKeyring,
+) -> Result<RestoreReport, LifecycleError> {
     let store = open_store(backend.clone());
     let mut by_subject: BTreeMap<Uuid, Vec<Compartment>> = BTreeMap::new();
     for e in keys.shredded() {
-        by_subject.entry(e.subject_id).or_default().push(e.compartment);
+        by_subject
+            .entry(e.subject_id)
+            .or_default()
+            .push(e.compartment);
     }
     let mut reshredded = 0;
     for (subject, compartments) in by_subject {
-        let present_general = store.get_key(subject, KeyCompartment::General).await?.is_some();
-        let present_mn = store.get_key(subject, KeyCompartment::MyNumber).await?.is_some();
+        let present_general = store
+            .get_key(subject, KeyCompartment::General)
+            .await?
+            .is_some();
+        let present_mn = store
+            .get_key(subject, KeyCompartment::MyNumber)
+            .await?
+            .is_some();
         let mut batch = WriteBatch::new();
         if compartments.contains(&Compartment::General) {
             if present_general
@@ -183,10 +197,22 @@ impl Lifecycle {
     /// `backup.create`. A backup is only useful with the key file and its shred list,
     /// which are kept apart from it.
     pub async fn backup(&self, actor: &Actor, to: &Path) -> Result<(), LifecycleError> {
-        self.authorize(actor, KEY_MANAGEMENT_PURPOSE, Capability::ManageKeys, "backup.create")
-            .await?;
-        self.audit_event(actor, KEY_MANAGEMENT_PURPOSE, "backup.create", &[], &[], Outcome::Ok)
-            .await?;
+        self.authorize(
+            actor,
+            KEY_MANAGEMENT_PURPOSE,
+            Capability::ManageKeys,
+            "backup.create",
+        )
+        .await?;
+        self.audit_event(
+            actor,
+            KEY_MANAGEMENT_PURPOSE,
+            "backup.create",
+            &[],
+            &[],
+            Outcome::Ok,
+        )
+        .await?;
         let started = Utc::now();
         backup_sqlite(&self.backend, to).await?;
         tracing::info!(

@@ -221,7 +221,10 @@ impl ManagedKeyring {
 
     fn count_use(&self, kek: &KekRef) {
         let mut usage = self.usage.lock().unwrap_or_else(PoisonError::into_inner);
-        usage.entry((kek.id.clone(), kek.version)).or_default().pending += 1;
+        usage
+            .entry((kek.id.clone(), kek.version))
+            .or_default()
+            .pending += 1;
     }
 }
 
@@ -240,7 +243,10 @@ impl KeyProvider for ManagedKeyring {
                 .rotate(&active.id)
                 .map_err(|_| CryptoError::KeyringInvalid {
                     origin: String::from("managed keyring"),
-                    reason: format!("key {} reached its usage limit and could not be rotated", active.id),
+                    reason: format!(
+                        "key {} reached its usage limit and could not be rotated",
+                        active.id
+                    ),
                 })?;
             self.forced
                 .lock()

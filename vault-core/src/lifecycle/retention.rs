@@ -10,8 +10,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 use vault_policy::{
-    Action, Capability, ClockEvent as PolicyClock, Decision, DecisionRequest, Policy,
-    RecordKind, RetentionAction as PolicyAction, RetentionTarget as PolicyTarget, TenantScope,
+    Action, Capability, ClockEvent as PolicyClock, Decision, DecisionRequest, Policy, RecordKind,
+    RetentionAction as PolicyAction, RetentionTarget as PolicyTarget, TenantScope,
 };
 
 use super::db::{exec, fetch, i, t, Bind, Col};
@@ -25,12 +25,10 @@ use crate::model::schema;
 use crate::retention::{
     approve, build_plan, recheck, shortened_impact, today_in_japan, Approval, ApprovedPlan,
     AuditSeqRange, Candidate, CertificateSigner, ClockEvent, ErasureCertificate, ExecutionSet,
-    FiscalYear, IntentAnswer, IntentCheck, LegalHolds, MeisterEvent, MeisterStatus,
-    PlannedRecord, RetentionAction, RetentionPlan, RuleSpec, ShortenedImpact, Target,
+    FiscalYear, IntentAnswer, IntentCheck, LegalHolds, MeisterEvent, MeisterStatus, PlannedRecord,
+    RetentionAction, RetentionPlan, RuleSpec, ShortenedImpact, Target,
 };
-use crate::store::{
-    KeyCompartment, RecordQuery, RecordRow, RecordUpdate, WriteBatch, WriteOp,
-};
+use crate::store::{KeyCompartment, RecordQuery, RecordRow, RecordUpdate, WriteBatch, WriteOp};
 use crate::vault::{index_names, Actor};
 
 /// Where a stored plan stands.
@@ -152,7 +150,9 @@ pub fn policy_rule_specs(policy: &Policy) -> Vec<RuleSpec> {
                 (PolicyTarget::MyNumber, _) => {
                     (Target::MyNumber, ClockEvent::LastApplicationFiscalYearEnd)
                 }
-                (PolicyTarget::Examinee, _) => (Target::ExamineePerson, ClockEvent::NoRecordsRemain),
+                (PolicyTarget::Examinee, _) => {
+                    (Target::ExamineePerson, ClockEvent::NoRecordsRemain)
+                }
                 (PolicyTarget::Application, _) => (Target::Application, ClockEvent::FiscalYearEnd),
                 (PolicyTarget::Result, _) => (Target::Result, ClockEvent::FiscalYearEnd),
                 (PolicyTarget::Qualification, _) => (Target::Qualification, ClockEvent::PassDate),
@@ -274,16 +274,21 @@ impl Lifecycle {
         let mut out = Vec::new();
         for r in &rows {
             let fy_end = |fy: Option<i32>| fy.and_then(|y| FiscalYear(y).last_day());
-            let candidate = |kind: Target, record_id: Uuid, clock_date: Option<NaiveDate>| Candidate {
-                subject_id: r.subject_id,
-                record_id,
-                kind,
-                clock_date,
-                prefecture: r.prefecture_code.clone(),
-            };
+            let candidate =
+                |kind: Target, record_id: Uuid, clock_date: Option<NaiveDate>| Candidate {
+                    subject_id: r.subject_id,
+                    record_id,
+                    kind,
+                    clock_date,
+                    prefecture: r.prefecture_code.clone(),
+                };
             match r.kind {
                 RecordKind::Application => {
-                    out.push(candidate(Target::Application, r.record_id, fy_end(r.fiscal_year)));
+                    out.push(candidate(
+                        Target::Application,
+                        r.record_id,
+                        fy_end(r.fiscal_year),
+                    ));
                 }
                 RecordKind::Result => {
                     let fy = r
@@ -296,7 +301,11 @@ impl Lifecycle {
                 }
                 RecordKind::Meister => match r.status.as_deref() {
                     Some("deregistered") => {
-                        out.push(candidate(Target::MeisterDeregistered, r.record_id, r.clock_date));
+                        out.push(candidate(
+                            Target::MeisterDeregistered,
+                            r.record_id,
+                            r.clock_date,
+                        ));
                     }
                     // Already asked: not flagged again while the check is open.
                     Some("intent_check") => {}
@@ -394,7 +403,10 @@ impl Lifecycle {
         .await?;
         let mut out: BTreeMap<Uuid, NaiveDate> = BTreeMap::new();
         for r in rows {
-            let id = parse_uuid(r[0].text().unwrap_or_default(), "meister_intent_checks.meister_id")?;
+            let id = parse_uuid(
+                r[0].text().unwrap_or_default(),
+                "meister_intent_checks.meister_id",
+            )?;
             if let Some(d) = r[1].text() {
                 let d = parse_date(d, "meister_intent_checks.answered_on")?;
                 let e = out.entry(id).or_insert(d);
@@ -417,7 +429,12 @@ impl Lifecycle {
         )
         .await?;
         rows.iter()
-            .map(|r| parse_uuid(r[0].text().unwrap_or_default(), "legal_hold_subjects.subject_id"))
+            .map(|r| {
+                parse_uuid(
+                    r[0].text().unwrap_or_default(),
+                    "legal_hold_subjects.subject_id",
+                )
+            })
             .collect()
     }
 
@@ -430,10 +447,16 @@ impl Lifecycle {
         subject_ids: &[Uuid],
         reason: &str,
     ) -> Result<Uuid, LifecycleError> {
-        self.authorize(actor, RETENTION_PURPOSE, Capability::ManageHolds, "retention.hold.place")
-            .await?;
+        self.authorize(
+            actor,
+            RETENTION_PURPOSE,
+            Capability::ManageHolds,
+            "retention.hold.place",
+        )
+        .await?;
         let reason = reason.trim();
-        if reason.is_empty() || reason.chars().count() > 200 || reason.chars().any(char::is_control) {
+        if reason.is_empty() || reason.chars().count() > 200 || reason.chars().any(char::is_control)
+        {
             return Err(LifecycleError::Invalid("reason"));
         }
         if subject_ids.is_empty() {
@@ -474,8 +497,13 @@ impl Lifecycle {
 
     /// Releases a hold. Audited with its subjects.
     pub async fn release_hold(&self, actor: &Actor, hold_id: Uuid) -> Result<(), LifecycleError> {
-        self.authorize(actor, RETENTION_PURPOSE, Capability::ManageHolds, "retention.hold.release")
-            .await?;
+        self.authorize(
+            actor,
+            RETENTION_PURPOSE,
+            Capability::ManageHolds,
+            "retention.hold.release",
+        )
+        .await?;
         let hold = self
             .holds()
             .await?
@@ -483,7 +511,9 @@ impl Lifecycle {
             .find(|h| h.hold_id == hold_id)
             .ok_or(LifecycleError::NotFound)?;
         if hold.released_at.is_some() {
-            return Err(LifecycleError::InvalidState("the hold is already released".into()));
+            return Err(LifecycleError::InvalidState(
+                "the hold is already released".into(),
+            ));
         }
         self.audit_event(
             actor,
@@ -510,8 +540,13 @@ impl Lifecycle {
 
     /// Every hold, newest first.
     pub async fn list_holds(&self, actor: &Actor) -> Result<Vec<HoldInfo>, LifecycleError> {
-        self.authorize(actor, RETENTION_PURPOSE, Capability::ManageHolds, "retention.hold.list")
-            .await?;
+        self.authorize(
+            actor,
+            RETENTION_PURPOSE,
+            Capability::ManageHolds,
+            "retention.hold.list",
+        )
+        .await?;
         self.holds().await
     }
 
@@ -536,7 +571,10 @@ impl Lifecycle {
             by_hold
                 .entry(m[0].text().unwrap_or_default().to_owned())
                 .or_default()
-                .push(parse_uuid(m[1].text().unwrap_or_default(), "legal_hold_subjects.subject_id")?);
+                .push(parse_uuid(
+                    m[1].text().unwrap_or_default(),
+                    "legal_hold_subjects.subject_id",
+                )?);
         }
         rows.iter()
             .map(|r| {
@@ -546,7 +584,10 @@ impl Lifecycle {
                     subject_ids: by_hold.get(id).cloned().unwrap_or_default(),
                     reason: r[1].text().unwrap_or_default().to_owned(),
                     placed_by: r[2].text().unwrap_or_default().to_owned(),
-                    placed_at: parse_time(r[3].text().unwrap_or_default(), "legal_holds.placed_at")?,
+                    placed_at: parse_time(
+                        r[3].text().unwrap_or_default(),
+                        "legal_holds.placed_at",
+                    )?,
                     released_by: r[4].text().map(str::to_owned),
                     released_at: r[5]
                         .text()
@@ -567,15 +608,28 @@ impl Lifecycle {
         actor: &Actor,
         as_of: NaiveDate,
     ) -> Result<StoredPlan, LifecycleError> {
-        self.authorize(actor, RETENTION_PURPOSE, Capability::PlanRetention, "retention.plan")
-            .await?;
+        self.authorize(
+            actor,
+            RETENTION_PURPOSE,
+            Capability::PlanRetention,
+            "retention.plan",
+        )
+        .await?;
         let rules = policy_rule_specs(&self.policy());
         let candidates = self.candidates().await?;
         let holds = self.active_holds().await?;
         let plan = build_plan(&rules, &candidates, &holds, as_of, &actor.id)?;
-        self.audit_event(actor, RETENTION_PURPOSE, "retention.plan", &[], &[], Outcome::Ok)
-            .await?;
-        let json = serde_json::to_string(&plan).map_err(|_| LifecycleError::Corrupt("plan_json"))?;
+        self.audit_event(
+            actor,
+            RETENTION_PURPOSE,
+            "retention.plan",
+            &[],
+            &[],
+            Outcome::Ok,
+        )
+        .await?;
+        let json =
+            serde_json::to_string(&plan).map_err(|_| LifecycleError::Corrupt("plan_json"))?;
         exec(
             &self.backend,
             "INSERT INTO retention_plans (plan_id, created_by, created_at, as_of, digest, plan_json, state) \
@@ -649,7 +703,11 @@ impl Lifecycle {
     }
 
     /// A stored plan (ids and counts only).
-    pub async fn get_plan(&self, actor: &Actor, plan_id: Uuid) -> Result<StoredPlan, LifecycleError> {
+    pub async fn get_plan(
+        &self,
+        actor: &Actor,
+        plan_id: Uuid,
+    ) -> Result<StoredPlan, LifecycleError> {
         let policy = self.policy();
         let may = [
             Capability::PlanRetention,
@@ -659,8 +717,15 @@ impl Lifecycle {
         .into_iter()
         .any(|c| policy.has_capability(&actor.roles, RETENTION_PURPOSE, c));
         if !may {
-            self.audit_event(actor, RETENTION_PURPOSE, "retention.plan.read", &[], &[], Outcome::Denied)
-                .await?;
+            self.audit_event(
+                actor,
+                RETENTION_PURPOSE,
+                "retention.plan.read",
+                &[],
+                &[],
+                Outcome::Denied,
+            )
+            .await?;
             return Err(LifecycleError::Forbidden);
         }
         Ok(self.load_plan(plan_id).await?.stored)
@@ -668,8 +733,13 @@ impl Lifecycle {
 
     /// Every plan, newest first.
     pub async fn list_plans(&self, actor: &Actor) -> Result<Vec<PlanSummary>, LifecycleError> {
-        self.authorize(actor, RETENTION_PURPOSE, Capability::PlanRetention, "retention.plan.list")
-            .await?;
+        self.authorize(
+            actor,
+            RETENTION_PURPOSE,
+            Capability::PlanRetention,
+            "retention.plan.list",
+        )
+        .await?;
         let rows = fetch(
             &self.backend,
             "SELECT plan_id FROM retention_plans ORDER BY created_at DESC",
@@ -700,8 +770,13 @@ impl Lifecycle {
         actor: &Actor,
         plan_id: Uuid,
     ) -> Result<StoredPlan, LifecycleError> {
-        self.authorize(actor, RETENTION_PURPOSE, Capability::ApproveRetention, "retention.approve")
-            .await?;
+        self.authorize(
+            actor,
+            RETENTION_PURPOSE,
+            Capability::ApproveRetention,
+            "retention.approve",
+        )
+        .await?;
         let row = self.load_plan(plan_id).await?;
         if row.stored.state != PlanState::Planned {
             return Err(LifecycleError::InvalidState(format!(
@@ -712,17 +787,31 @@ impl Lifecycle {
         let approved = match approve(row.stored.plan, &actor.id, &actor.roles) {
             Ok(a) => a,
             Err(e) => {
-                self.audit_event(actor, RETENTION_PURPOSE, "retention.approve", &[], &[], Outcome::Denied)
-                    .await?;
+                self.audit_event(
+                    actor,
+                    RETENTION_PURPOSE,
+                    "retention.approve",
+                    &[],
+                    &[],
+                    Outcome::Denied,
+                )
+                .await?;
                 return Err(e.into());
             }
         };
-        self.audit_event(actor, RETENTION_PURPOSE, "retention.approve", &[], &[], Outcome::Ok)
-            .await?;
+        self.audit_event(
+            actor,
+            RETENTION_PURPOSE,
+            "retention.approve",
+            &[],
+            &[],
+            Outcome::Ok,
+        )
+        .await?;
         let approval_json = serde_json::to_string(approved.approval())
             .map_err(|_| LifecycleError::Corrupt("approval_json"))?;
-        let roles_json =
-            serde_json::to_string(&actor.roles).map_err(|_| LifecycleError::Corrupt("approver_roles"))?;
+        let roles_json = serde_json::to_string(&actor.roles)
+            .map_err(|_| LifecycleError::Corrupt("approver_roles"))?;
         let changed = exec(
             &self.backend,
             "UPDATE retention_plans SET state = 'approved', approval_json = $1, approver_roles = $2 \
@@ -731,7 +820,9 @@ impl Lifecycle {
         )
         .await?;
         if changed == 0 {
-            return Err(LifecycleError::InvalidState("the plan changed meanwhile".into()));
+            return Err(LifecycleError::InvalidState(
+                "the plan changed meanwhile".into(),
+            ));
         }
         Ok(self.load_plan(plan_id).await?.stored)
     }
@@ -749,13 +840,20 @@ impl Lifecycle {
         actor: &Actor,
         plan_id: Uuid,
     ) -> Result<StoredPlan, LifecycleError> {
-        self.authorize(actor, RETENTION_PURPOSE, Capability::ExecuteRetention, "retention.execute")
-            .await?;
+        self.authorize(
+            actor,
+            RETENTION_PURPOSE,
+            Capability::ExecuteRetention,
+            "retention.execute",
+        )
+        .await?;
         let mut row = self.load_plan(plan_id).await?;
         let approval = match (row.stored.state, row.stored.approval.clone()) {
             (PlanState::Executed, _) => return Ok(row.stored),
             (PlanState::Planned, _) | (_, None) => {
-                return Err(LifecycleError::InvalidState("the plan is not approved".into()))
+                return Err(LifecycleError::InvalidState(
+                    "the plan is not approved".into(),
+                ))
             }
             (_, Some(a)) => a,
         };
@@ -768,7 +866,14 @@ impl Lifecycle {
             let holds = self.active_holds().await?;
             let set = recheck(&approved, &rules, &candidates, &holds, today)?;
             let first = self
-                .audit_event(actor, RETENTION_PURPOSE, "retention.execute.start", &[], &[], Outcome::Ok)
+                .audit_event(
+                    actor,
+                    RETENTION_PURPOSE,
+                    "retention.execute.start",
+                    &[],
+                    &[],
+                    Outcome::Ok,
+                )
                 .await?;
             exec(
                 &self.backend,
@@ -834,7 +939,14 @@ impl Lifecycle {
         }
         super::backup::checkpoint_wal(&self.backend).await?;
         let last = self
-            .audit_event(actor, RETENTION_PURPOSE, "retention.execute.complete", &[], &[], Outcome::Ok)
+            .audit_event(
+                actor,
+                RETENTION_PURPOSE,
+                "retention.execute.complete",
+                &[],
+                &[],
+                Outcome::Ok,
+            )
             .await?;
         let executed_at = Utc::now();
         let certificate = ErasureCertificate::new(
@@ -872,7 +984,11 @@ impl Lifecycle {
 
     /// The signed erasure certificate of an executed plan (JSON); verify it with
     /// [`crate::retention::verify_certificate`] and the keyring's audit public key.
-    pub async fn certificate(&self, actor: &Actor, plan_id: Uuid) -> Result<String, LifecycleError> {
+    pub async fn certificate(
+        &self,
+        actor: &Actor,
+        plan_id: Uuid,
+    ) -> Result<String, LifecycleError> {
         self.get_plan(actor, plan_id)
             .await?
             .certificate
@@ -888,7 +1004,12 @@ impl Lifecycle {
         )
         .await?;
         rows.iter()
-            .map(|r| parse_uuid(r[0].text().unwrap_or_default(), "retention_progress.subject_id"))
+            .map(|r| {
+                parse_uuid(
+                    r[0].text().unwrap_or_default(),
+                    "retention_progress.subject_id",
+                )
+            })
             .collect()
     }
 
@@ -902,14 +1023,17 @@ impl Lifecycle {
     ) -> Result<Vec<String>, LifecycleError> {
         let all = TenantScope::All;
         let whole = items.iter().any(|i| {
-            matches!(i.target, Target::ExamineePerson | Target::MeisterDeregistered)
-                && i.action.erases()
+            matches!(
+                i.target,
+                Target::ExamineePerson | Target::MeisterDeregistered
+            ) && i.action.erases()
         });
         let mut ops = Vec::new();
         let mut shreds = Vec::new();
         let mut flag = false;
         let mut dependents_erased = false;
-        let targets: BTreeSet<String> = items.iter().map(|i| i.target.as_str().to_owned()).collect();
+        let targets: BTreeSet<String> =
+            items.iter().map(|i| i.target.as_str().to_owned()).collect();
         if whole {
             for compartment in Compartment::ALL {
                 shreds.push(ShredEntry {
@@ -924,7 +1048,10 @@ impl Lifecycle {
         } else {
             for item in items {
                 match (item.target, item.action) {
-                    (Target::MyNumber, RetentionAction::DeleteCompartment | RetentionAction::Delete) => {
+                    (
+                        Target::MyNumber,
+                        RetentionAction::DeleteCompartment | RetentionAction::Delete,
+                    ) => {
                         shreds.push(ShredEntry {
                             compartment: Compartment::MyNumber,
                             subject_id: subject,
@@ -1128,8 +1255,15 @@ impl Lifecycle {
         } else {
             "disclosure_request"
         };
-        self.audit_event(actor, purpose, "meister.intent", subjects, &["status".to_owned()], outcome)
-            .await
+        self.audit_event(
+            actor,
+            purpose,
+            "meister.intent",
+            subjects,
+            &["status".to_owned()],
+            outcome,
+        )
+        .await
     }
 
     /// Records a meister's answer to the open intent check (意向確認): `continue` by the
@@ -1161,8 +1295,16 @@ impl Lifecycle {
             MeisterEvent::NoIntentAnswered => answered_on,
             _ => today,
         };
-        self.close_intent_check(actor, purpose, &row, check, event, Some((answer, answered_on)), deregistered_on)
-            .await
+        self.close_intent_check(
+            actor,
+            purpose,
+            &row,
+            check,
+            event,
+            Some((answer, answered_on)),
+            deregistered_on,
+        )
+        .await
     }
 
     /// Deregisters every meister in the caller's prefectures whose intent check deadline
@@ -1182,7 +1324,10 @@ impl Lifecycle {
         .await?;
         let mut out = Vec::new();
         for r in rows {
-            let id = parse_uuid(r[0].text().unwrap_or_default(), "meister_intent_checks.meister_id")?;
+            let id = parse_uuid(
+                r[0].text().unwrap_or_default(),
+                "meister_intent_checks.meister_id",
+            )?;
             let Ok(row) = self.may_update_meister(actor, purpose, id).await else {
                 continue;
             };
@@ -1200,7 +1345,10 @@ impl Lifecycle {
         Ok(out)
     }
 
-    async fn open_intent_check(&self, meister_id: Uuid) -> Result<Option<IntentCheck>, LifecycleError> {
+    async fn open_intent_check(
+        &self,
+        meister_id: Uuid,
+    ) -> Result<Option<IntentCheck>, LifecycleError> {
         let rows = fetch(
             &self.backend,
             "SELECT started_on, deadline FROM meister_intent_checks \
@@ -1212,8 +1360,14 @@ impl Lifecycle {
         rows.first()
             .map(|r| {
                 Ok(IntentCheck {
-                    started_on: parse_date(r[0].text().unwrap_or_default(), "meister_intent_checks.started_on")?,
-                    deadline: parse_date(r[1].text().unwrap_or_default(), "meister_intent_checks.deadline")?,
+                    started_on: parse_date(
+                        r[0].text().unwrap_or_default(),
+                        "meister_intent_checks.started_on",
+                    )?,
+                    deadline: parse_date(
+                        r[1].text().unwrap_or_default(),
+                        "meister_intent_checks.deadline",
+                    )?,
                 })
             })
             .transpose()
@@ -1247,7 +1401,11 @@ impl Lifecycle {
         };
         self.audit_event_dyn(actor, purpose, &[row.subject_id], Outcome::Ok)
             .await?;
-        let batch: WriteBatch = self.status_ops(row, next, clock).await?.into_iter().collect();
+        let batch: WriteBatch = self
+            .status_ops(row, next, clock)
+            .await?
+            .into_iter()
+            .collect();
         self.store.apply(batch).await?;
         let today = today_in_japan(Utc::now());
         exec(

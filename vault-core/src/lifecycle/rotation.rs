@@ -13,13 +13,13 @@ use super::db::{exec, fetch, i, t, Bind, Col};
 use super::{parse_time, parse_uuid, time_text, Lifecycle, LifecycleError, KEY_MANAGEMENT_PURPOSE};
 use crate::audit::Outcome;
 use crate::crypto::{
-    AesGcmSealer, Compartment, CryptoError, FieldAad, FieldSealer, KeyPurpose, KeyProvider,
+    AesGcmSealer, Compartment, CryptoError, FieldAad, FieldSealer, KeyProvider, KeyPurpose,
     KeyState, SealedRecord, WrappedDek, BLIND_INDEX_KEY_ID,
 };
 use crate::model::{schema, FieldValue, Record};
 use crate::store::{
-    IndexRow, KeyCompartment, KeyRow, RecordQuery, RecordRow, RecordUpdate, StoreError,
-    WriteBatch, WriteOp,
+    IndexRow, KeyCompartment, KeyRow, RecordQuery, RecordRow, RecordUpdate, StoreError, WriteBatch,
+    WriteOp,
 };
 use crate::vault::{index_names, Actor};
 
@@ -110,7 +110,11 @@ impl Lifecycle {
                 &self.backend,
                 "INSERT INTO key_usage (key_id, version, uses, created_at) VALUES ($1, $2, 0, $3) \
                  ON CONFLICT (key_id, version) DO NOTHING",
-                &[t(info.id.clone()), i(i64::from(info.version)), t(now.clone())],
+                &[
+                    t(info.id.clone()),
+                    i(i64::from(info.version)),
+                    t(now.clone()),
+                ],
             )
             .await?;
         }
@@ -168,8 +172,13 @@ impl Lifecycle {
         actor: &Actor,
         key_id: &str,
     ) -> Result<RotationProgress, LifecycleError> {
-        self.authorize(actor, KEY_MANAGEMENT_PURPOSE, Capability::ManageKeys, "key.rotate")
-            .await?;
+        self.authorize(
+            actor,
+            KEY_MANAGEMENT_PURPOSE,
+            Capability::ManageKeys,
+            "key.rotate",
+        )
+        .await?;
         let keyring = self.keys.snapshot();
         let Some(info) = keyring.keys().into_iter().find(|k| k.id == key_id) else {
             return Err(LifecycleError::NotFound);
@@ -208,11 +217,7 @@ impl Lifecycle {
             &self.backend,
             "INSERT INTO key_usage (key_id, version, uses, created_at) VALUES ($1, $2, 0, $3) \
              ON CONFLICT (key_id, version) DO NOTHING",
-            &[
-                t(key_id),
-                i(i64::from(version)),
-                t(time_text(Utc::now())),
-            ],
+            &[t(key_id), i(i64::from(version)), t(time_text(Utc::now()))],
         )
         .await?;
         Ok(())
@@ -379,9 +384,10 @@ impl Lifecycle {
         if job.progress.total == 0 {
             return Ok(());
         }
-        let reached = i64::try_from((job.progress.done.min(job.progress.total) * 4) / job.progress.total)
-            .unwrap_or(0)
-            .min(3);
+        let reached =
+            i64::try_from((job.progress.done.min(job.progress.total) * 4) / job.progress.total)
+                .unwrap_or(0)
+                .min(3);
         if reached > job.milestone {
             job.milestone = reached;
             let mut fields = key_fields(&job.progress.key_id, job.progress.to_version);
@@ -508,7 +514,10 @@ impl Lifecycle {
     /// The operations that rewrite one record's blind-index entries for every live
     /// index-key version, guarded by the record's version (a concurrent correction makes
     /// the batch stale instead of leaving entries of an old value).
-    async fn reindex_ops(&self, listed: &RecordRow) -> Result<Option<Vec<WriteOp>>, LifecycleError> {
+    async fn reindex_ops(
+        &self,
+        listed: &RecordRow,
+    ) -> Result<Option<Vec<WriteOp>>, LifecycleError> {
         if !matches!(listed.kind, RecordKind::Examinee | RecordKind::Application) {
             return Ok(None);
         }
@@ -573,7 +582,11 @@ impl Lifecycle {
                     ("application_id", index_names::APPLICATION_ID, true),
                 ] {
                     if let Some(FieldValue::Text(v)) = open(name)? {
-                        entries.push((index, unique, zeroize::Zeroizing::new(v.as_str().to_owned())));
+                        entries.push((
+                            index,
+                            unique,
+                            zeroize::Zeroizing::new(v.as_str().to_owned()),
+                        ));
                     }
                 }
             }
@@ -656,8 +669,13 @@ impl Lifecycle {
         key_id: &str,
         version: u32,
     ) -> Result<(), LifecycleError> {
-        self.authorize(actor, KEY_MANAGEMENT_PURPOSE, Capability::ManageKeys, "key.destroy")
-            .await?;
+        self.authorize(
+            actor,
+            KEY_MANAGEMENT_PURPOSE,
+            Capability::ManageKeys,
+            "key.destroy",
+        )
+        .await?;
         let keyring = self.keys.snapshot();
         let Some(info) = keyring
             .keys()
@@ -737,8 +755,13 @@ impl Lifecycle {
     /// Key status for an operator: every version with its state, DEK count, usage and
     /// age, and the rotation jobs. Contains no key material and no personal data.
     pub async fn key_status(&self, actor: &Actor) -> Result<KeyStatus, LifecycleError> {
-        self.authorize(actor, KEY_MANAGEMENT_PURPOSE, Capability::ManageKeys, "key.status")
-            .await?;
+        self.authorize(
+            actor,
+            KEY_MANAGEMENT_PURPOSE,
+            Capability::ManageKeys,
+            "key.status",
+        )
+        .await?;
         self.flush_usage().await?;
         self.key_status_unaudited().await
     }

@@ -43,7 +43,10 @@ pub fn new_key_file(dir: &Path) -> PathBuf {
     let keys = dir.join("keys");
     std::fs::create_dir_all(&keys).expect("keys dir");
     let path = keys.join("keyring.toml");
-    Keyring::generate().expect("keyring").save(&path).expect("save keyring");
+    Keyring::generate()
+        .expect("keyring")
+        .save(&path)
+        .expect("save keyring");
     path
 }
 
