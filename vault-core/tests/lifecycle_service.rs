@@ -946,3 +946,20 @@ mod plan_property {
         }
     }
 }
+
+// ----- several processes on one key file ----------------------------------------------------
+
+#[tokio::test]
+async fn a_rotation_made_by_another_process_is_picked_up_before_the_next_wrap() {
+    let h = harness(TestDb::sqlite().await).await;
+    let (id, _) = seed_examinee(&h.vault, 1, 2024).await;
+    // A second keyring over the same file, as the CLI or a second instance holds it.
+    let other = vault_core::lifecycle::ManagedKeyring::open(&h.key_path, 1 << 31).unwrap();
+    other.rotate("general").unwrap();
+    assert_eq!(h.keys.active_kek(Compartment::General).version, 2);
+    let (late, _) = seed_examinee(&h.vault, 2, 2024).await;
+    assert_eq!(kek_count(&h, "general", 2).await, 1);
+    reads_back(&h, id).await;
+    reads_back(&h, late).await;
+    h.finish().await;
+}

@@ -126,7 +126,7 @@ pub async fn restore_sqlite(
 
     let url = format!("sqlite://{}", db_path.display());
     let backend = connect(&url, &ConnectOptions::default()).await?;
-    let report = reshred(&backend, keys).await;
+    let report = reapply_shred_list(&backend, keys).await;
     let checkpoint = checkpoint_wal(&backend).await;
     backend.close().await;
     checkpoint?;

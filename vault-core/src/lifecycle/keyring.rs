@@ -8,7 +8,7 @@
 //! The shred list (`<key file>.shredded`, mode 0600) names the subjects (and
 //! compartments) whose data keys were crypto-shredded. [`ManagedKeyring::unwrap_dek`]
 //! refuses them, so a backup taken before a retention run stays unreadable for those
-//! subjects after it is restored (`docs/decisions/0002-shred-list.md`).
+//! subjects after it is restored (`docs/decisions/0011-shred-list-for-backups.md`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -52,6 +52,9 @@ struct Usage {
 pub struct ManagedKeyring {
     path: PathBuf,
     current: RwLock<Arc<Keyring>>,
+    /// What the key file and the shred list looked like when last read (another process,
+    /// e.g. the CLI or a second instance, may have changed them since).
+    stamps: Mutex<(Option<FileStamp>, Option<FileStamp>)>,
     /// Serialises changes of the key file and the shred list.
     change: Mutex<()>,
     shreds: RwLock<BTreeSet<ShredEntry>>,
@@ -77,11 +80,14 @@ impl ManagedKeyring {
     /// wrap first rotates the KEK ([`DEFAULT_WRAP_LIMIT`] in production).
     pub fn open(path: impl AsRef<Path>, wrap_limit: u64) -> Result<ManagedKeyring, LifecycleError> {
         let path = path.as_ref().to_path_buf();
+        let key_stamp = FileStamp::of(&path);
         let keyring = Keyring::load_file(&path)?;
+        let shred_stamp = FileStamp::of(&shred_path(&path));
         let shreds = read_shred_list(&shred_path(&path))?;
         Ok(ManagedKeyring {
-            path,
             current: RwLock::new(Arc::new(keyring)),
+            stamps: Mutex::new((key_stamp, shred_stamp)),
+            path,
             change: Mutex::new(()),
             shreds: RwLock::new(shreds),
             usage: Mutex::new(BTreeMap::new()),
@@ -100,9 +106,43 @@ impl ManagedKeyring {
         shred_path(&self.path)
     }
 
-    /// The keyring in force now.
+    /// The keyring in force now (re-read first if another process changed the key file
+    /// or the shred list).
     pub fn snapshot(&self) -> Arc<Keyring> {
+        self.refresh();
         Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Re-reads the key file and the shred list when their size, time or inode changed.
+    /// A file that cannot be read or parsed now leaves the keyring as it was (and is
+    /// logged): a half-visible change never replaces working keys.
+    fn refresh(&self) {
+        let mut stamps = self.stamps.lock().unwrap_or_else(PoisonError::into_inner);
+        let key_now = FileStamp::of(&self.path);
+        if key_now.is_some() && key_now != stamps.0 {
+            match Keyring::load_file(&self.path) {
+                Ok(k) => {
+                    *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(k);
+                    stamps.0 = key_now;
+                }
+                Err(e) => tracing::warn!(error = %e, "key file changed but could not be reloaded"),
+            }
+        }
+        let shred_file = self.shred_list_path();
+        let shred_now = FileStamp::of(&shred_file);
+        if shred_now.is_some() && shred_now != stamps.1 {
+            match read_shred_list(&shred_file) {
+                Ok(list) => {
+                    let mut current = self.shreds.write().unwrap_or_else(PoisonError::into_inner);
+                    // The list only grows: never forget an entry this process wrote.
+                    current.extend(list);
+                    stamps.1 = shred_now;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "shred list changed but could not be reloaded")
+                }
+            }
+        }
     }
 
     /// The configured wrap limit per KEK version.
@@ -130,7 +170,9 @@ impl ManagedKeyring {
         let mut copy = Keyring::load_file(&self.path)?;
         let out = change(&mut copy)?;
         copy.save(&self.path)?;
+        let mut stamps = self.stamps.lock().unwrap_or_else(PoisonError::into_inner);
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(copy);
+        stamps.0 = FileStamp::of(&self.path);
         Ok(out)
     }
 
@@ -138,17 +180,24 @@ impl ManagedKeyring {
     /// before the keys are deleted from the database.
     pub(crate) fn shred(&self, entries: &[ShredEntry]) -> Result<(), LifecycleError> {
         let _guard = self.change.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut next = self
-            .shreds
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
+        let file = self.shred_list_path();
+        // Start from the file as it is now: another process may have added entries.
+        let mut next = read_shred_list(&file)?;
+        next.extend(
+            self.shreds
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .copied(),
+        );
         let before = next.len();
         next.extend(entries.iter().copied());
-        if next.len() != before {
-            write_shred_list(&self.shred_list_path(), &next)?;
+        if next.len() != before || FileStamp::of(&file).is_none() {
+            write_shred_list(&file, &next)?;
         }
+        let mut stamps = self.stamps.lock().unwrap_or_else(PoisonError::into_inner);
         *self.shreds.write().unwrap_or_else(PoisonError::into_inner) = next;
+        stamps.1 = FileStamp::of(&file);
         Ok(())
     }
 
@@ -265,13 +314,15 @@ impl KeyProvider for ManagedKeyring {
         subject_id: Uuid,
         wrapped: &WrappedDek,
     ) -> Result<Dek, CryptoError> {
+        // `snapshot` re-reads the shred list too if another process extended it.
+        let keyring = self.snapshot();
         if self.is_shredded(compartment, subject_id) {
             return Err(CryptoError::KeyDestroyed {
                 kek_id: wrapped.kek_id().to_owned(),
                 version: wrapped.kek_version(),
             });
         }
-        self.snapshot().unwrap_dek(compartment, subject_id, wrapped)
+        keyring.unwrap_dek(compartment, subject_id, wrapped)
     }
 
     fn active_kek(&self, compartment: Compartment) -> KekRef {
@@ -284,6 +335,29 @@ impl KeyProvider for ManagedKeyring {
 
     fn audit_signer(&self) -> AuditSigner {
         self.snapshot().audit_signer()
+    }
+}
+
+/// Size, modification time and inode of a file: enough to notice a rename over it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    inode: u64,
+}
+
+impl FileStamp {
+    fn of(path: &Path) -> Option<FileStamp> {
+        let meta = std::fs::metadata(path).ok()?;
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Some(FileStamp {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            inode,
+        })
     }
 }
 

@@ -8,7 +8,7 @@
 //! - [`ManagedKeyring`]: the keyring the [`Vault`](crate::vault::Vault) uses, swapped
 //!   atomically on rotation (the key file is saved before a new version is used), with a
 //!   per-version usage counter (nonce budget) and the shred list that keeps shredded
-//!   subjects unreadable in restored backups (`docs/decisions/0002-shred-list.md`).
+//!   subjects unreadable in restored backups (`docs/decisions/0011-shred-list-for-backups.md`).
 //! - [`Lifecycle`]: the operator-facing service. Every call takes an [`Actor`], checks a
 //!   policy capability and writes audit events that carry ids and names only.
 //! - Tables of `migrations/*/0004_lifecycle.sql` hold rotation checkpoints, usage
@@ -35,7 +35,7 @@ use crate::retention::{ApprovalError, CertificateError, RetentionError};
 use crate::store::{open_store, Backend, Store, StoreError};
 use crate::vault::Actor;
 
-pub use backup::{backup_sqlite, restore_sqlite, RestoreReport};
+pub use backup::{backup_sqlite, reapply_shred_list, restore_sqlite, RestoreReport};
 pub use keyring::{ManagedKeyring, ShredEntry, DEFAULT_WRAP_LIMIT};
 pub use retention::{
     policy_rule_specs, HoldInfo, PlanState, PlanSummary, ShorteningCheck, StoredPlan,
