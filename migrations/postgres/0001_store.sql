@@ -69,8 +69,9 @@ CREATE TABLE record_history (
     PRIMARY KEY (record_id, version)
 );
 
--- Blind indexes (HMAC digests of normalised values) for exact-match search. The
--- primary key doubles as the search index (field, digest).
+-- Blind indexes (HMAC digests of normalised values) for exact-match search. Digests
+-- are random, so the search index is kept narrow (field, digest); the primary key is led
+-- by the record id (deletes by record, time-ordered inserts).
 CREATE TABLE blind_index (
     field           TEXT    NOT NULL,
     key_version     BIGINT  NOT NULL CHECK (key_version >= 0),
@@ -79,12 +80,12 @@ CREATE TABLE blind_index (
     subject_id      UUID    NOT NULL,
     prefecture_code TEXT    NOT NULL,
     is_unique       BOOLEAN NOT NULL,
-    PRIMARY KEY (field, digest, key_version, record_id)
+    PRIMARY KEY (record_id, field, key_version, digest)
 );
 
+CREATE INDEX blind_index_search ON blind_index (field, digest);
 -- A unique field (application id, ...) may hold a value only once per index-key version.
 CREATE UNIQUE INDEX blind_index_unique ON blind_index (field, key_version, digest) WHERE is_unique;
-CREATE INDEX blind_index_by_record ON blind_index (record_id, field);
 
 -- 個人番号 (My Number): its own table, sealed under the subject's my_number compartment key.
 CREATE TABLE my_numbers (

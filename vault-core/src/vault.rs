@@ -581,7 +581,7 @@ impl Vault {
         self.check_writable(actor, purpose, action, &record, &view)
             .await?;
 
-        let subject_id = Uuid::new_v4();
+        let subject_id = crate::store::new_id();
         let (batch, fields) = self.subject_batch(subject_id, &record, &prefecture)?;
         self.record(
             actor,
@@ -1459,7 +1459,7 @@ impl Vault {
                 .refuse(actor, purpose, action, subjects, VaultError::NotFound)
                 .await);
         }
-        let record_id = Uuid::new_v4();
+        let record_id = crate::store::new_id();
         let api_id = if kind == RecordKind::Application {
             match record.values.get("application_id") {
                 Some(FieldValue::Text(t)) => t.as_str().to_owned(),

@@ -134,6 +134,8 @@ suite! {
         delete_key_removes_only_that_compartment,
         record_of_unknown_subject_is_a_constraint_violation,
         errors_and_debug_output_carry_no_values,
+        cancelled_apply_is_all_or_nothing_and_frees_the_writer,
+        writes_keep_working_after_many_cancelled_applies,
     ],
     owned: [
         thirty_two_concurrent_batches_all_succeed,
@@ -1269,7 +1271,7 @@ mod behaviour {
             .all(|k| k.compartment == KeyCompartment::General));
 
         // Meanwhile one subject is shredded: its re-wrap must not bring the key back.
-        let shredded = people[0].id();
+        let shredded = work[0].subject_id;
         let mut b = WriteBatch::new();
         b.delete_subject(shredded);
         store.apply(b).await.unwrap();
@@ -1384,6 +1386,59 @@ mod behaviour {
         // It still says what happened and where.
         assert!(matches!(err, StoreError::Conflict(_)));
         assert!(err.to_string().contains("blind_index"), "{err}");
+    }
+
+    pub(super) async fn cancelled_apply_is_all_or_nothing_and_frees_the_writer(store: &dyn Store) {
+        let all = TenantScope::All;
+        let mut cancelled = 0;
+        // The caller stops waiting after 1, 3, 10, 30 ms. The batch may still be applied
+        // (writes run to their end in their own task) but never in part, and the
+        // connection must come back without a dangling transaction.
+        for (round, ms) in [1, 3, 10, 30].into_iter().enumerate() {
+            let people: Vec<Person> = (0..2000)
+                .map(|i| Person::new("13", &format!("C-{round}-{i}")))
+                .collect();
+            let batch: WriteBatch = people.iter().flat_map(Person::ops).collect();
+            let outcome =
+                tokio::time::timeout(std::time::Duration::from_millis(ms), store.apply(batch))
+                    .await;
+            let first = store.get_subject(people[0].id(), &all).await.unwrap();
+            let last = store.get_subject(people[1999].id(), &all).await.unwrap();
+            assert_eq!(
+                first.is_some(),
+                last.is_some(),
+                "round {round}: half a batch is visible"
+            );
+            match outcome {
+                Ok(applied) => {
+                    applied.unwrap();
+                    assert!(first.is_some());
+                }
+                Err(_elapsed) => cancelled += 1,
+            }
+            // Writes still work.
+            let next = Person::new("13", &format!("after-cancel-{round}"));
+            register(store, &[&next]).await;
+        }
+        assert!(
+            cancelled > 0,
+            "no apply was cancelled; the test proved nothing"
+        );
+    }
+
+    /// sqlx 0.8 is not cancel-safe between BEGIN and its transaction guard: a dropped
+    /// future could hand back a connection stuck in a transaction, after which every
+    /// `BEGIN` on it fails. Cancel at many points and check the next write each time.
+    pub(super) async fn writes_keep_working_after_many_cancelled_applies(store: &dyn Store) {
+        for i in 0..400_u64 {
+            let p = Person::new("13", &format!("X-{i}"));
+            let dropped = std::time::Duration::from_micros(i * 7 % 700);
+            let _ = tokio::time::timeout(dropped, store.apply(p.batch())).await;
+            let q = Person::new("13", &format!("Y-{i}"));
+            if let Err(e) = store.apply(q.batch()).await {
+                panic!("write after cancellation {i} failed: {e}");
+            }
+        }
     }
 
     pub(super) async fn thirty_two_concurrent_batches_all_succeed(store: Arc<dyn Store>) {

@@ -66,6 +66,10 @@ enum Command {
         /// PEM private key for HTTPS (with --tls-cert).
         #[arg(long, value_name = "FILE", requires = "tls_cert")]
         tls_key: Option<String>,
+        /// Create the data directory first (as `init` does, printing the bootstrap token)
+        /// when it does not exist yet or is empty; an existing vault is used as it is.
+        #[arg(long)]
+        init: bool,
     },
     /// Apply the database migrations.
     Migrate {
@@ -253,6 +257,14 @@ fn env_var(k: &str) -> Option<String> {
     std::env::var(k).ok()
 }
 
+/// Whether `dir` is missing or empty, so `serve --init` should create the vault first.
+fn data_dir_is_new(dir: &Path) -> bool {
+    match std::fs::read_dir(dir) {
+        Ok(mut entries) => entries.next().is_none(),
+        Err(_) => true,
+    }
+}
+
 /// The data directory as an absolute path; it must exist.
 fn existing_data_dir(dir: &Path) -> Result<PathBuf, CliError> {
     std::fs::canonicalize(dir).map_err(|_| {
@@ -302,7 +314,11 @@ async fn dispatch(cmd: Command) -> Result<(), CliError> {
             db,
             tls_cert,
             tls_key,
+            init: init_first,
         } => {
+            if init_first && data_dir_is_new(&dir.data_dir) {
+                init(&dir.data_dir, db.database_url.clone()).await?;
+            }
             let o = Overrides {
                 listen,
                 database_url: db.database_url,

@@ -337,6 +337,106 @@ pub(super) fn power_chunks<T>(rows: Vec<T>, max: usize) -> impl Iterator<Item = 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
+    use vault_policy::RecordKind;
+
+    fn subject(id: Uuid) -> SubjectRow {
+        let t = Utc.timestamp_opt(0, 0).unwrap();
+        SubjectRow {
+            subject_id: id,
+            kind: super::super::SubjectKind::Examinee,
+            prefecture_code: "13".into(),
+            status: "active".into(),
+            suspended: false,
+            created_at: t,
+            updated_at: t,
+        }
+    }
+
+    fn record(subject_id: Uuid) -> RecordRow {
+        let t = Utc.timestamp_opt(0, 0).unwrap();
+        RecordRow {
+            record_id: Uuid::new_v4(),
+            kind: RecordKind::Application,
+            subject_id,
+            parent_id: None,
+            prefecture_code: "13".into(),
+            fiscal_year: None,
+            clock_date: None,
+            status: None,
+            version: 1,
+            sealed: vec![1, 2, 3],
+            created_at: t,
+            updated_at: t,
+        }
+    }
+
+    fn key(subject_id: Uuid, wrapped: u8) -> KeyRow {
+        KeyRow {
+            subject_id,
+            compartment: KeyCompartment::General,
+            kek_id: "general".into(),
+            kek_version: 1,
+            wrapped: vec![wrapped],
+        }
+    }
+
+    fn shape(steps: &[Step]) -> Vec<String> {
+        steps
+            .iter()
+            .map(|s| match s {
+                Step::Subjects(r) => format!("subjects×{}", r.len()),
+                Step::Keys(r) => format!("keys×{}", r.len()),
+                Step::Records(r) => format!("records×{}", r.len()),
+                Step::History(r) => format!("history×{}", r.len()),
+                Step::Indexes(r) => format!("indexes×{}", r.len()),
+                Step::MyNumbers(r) => format!("my_numbers×{}", r.len()),
+                Step::Single(WriteOp::DeleteIndexes { .. }) => "delete_indexes".into(),
+                Step::Single(WriteOp::DeleteSubject { .. }) => "delete_subject".into(),
+                Step::Single(_) => "other".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn interleaved_inserts_become_one_insert_per_table_parents_first() {
+        let mut b = WriteBatch::new();
+        for _ in 0..3 {
+            let s = Uuid::new_v4();
+            b.insert_record(record(s))
+                .upsert_key(key(s, 1))
+                .insert_subject(subject(s));
+        }
+        assert_eq!(shape(&plan(b)), ["subjects×3", "keys×3", "records×3"]);
+    }
+
+    #[test]
+    fn other_operations_keep_their_place_between_insert_runs() {
+        let s = Uuid::new_v4();
+        let mut b = WriteBatch::new();
+        b.insert_subject(subject(s))
+            .delete_subject(s)
+            .insert_subject(subject(s))
+            .insert_record(record(s));
+        assert_eq!(
+            shape(&plan(b)),
+            ["subjects×1", "delete_subject", "subjects×1", "records×1"]
+        );
+    }
+
+    #[test]
+    fn repeated_upsert_of_one_key_keeps_the_last() {
+        let s = Uuid::new_v4();
+        let mut b = WriteBatch::new();
+        b.upsert_key(key(s, 1)).upsert_key(key(s, 2));
+        let steps = plan(b);
+        match steps.as_slice() {
+            [Step::Keys(keys)] => {
+                assert_eq!(keys.iter().map(|k| k.wrapped[0]).collect::<Vec<_>>(), [2])
+            }
+            _ => panic!("unexpected plan {:?}", shape(&steps)),
+        }
+    }
 
     #[test]
     fn power_chunks_cover_every_row_in_order_with_few_sizes() {

@@ -17,7 +17,7 @@ use super::rows::{
     KeyRow, MyNumberRow, RecordOwner, RecordQuery, RecordRow, RecordUpdate, SubjectKind,
     SubjectRow,
 };
-use super::{micros, sql_limit, Store, StoreError};
+use super::{micros, run_detached, sql_limit, Store, StoreError};
 
 /// Rows per `UNNEST` insert: bounds the size of one bind message.
 const INSERT_CHUNK: usize = 4096;
@@ -523,6 +523,21 @@ async fn run_single(conn: &mut PgConnection, op: WriteOp) -> Result<(), StoreErr
     }
 }
 
+async fn apply_batch(pool: PgPool, batch: WriteBatch) -> Result<(), StoreError> {
+    let steps = plan(batch);
+    let mut tx = pool.begin().await?;
+    match run_steps(&mut tx, steps).await {
+        Ok(()) => {
+            tx.commit().await?;
+            Ok(())
+        }
+        Err(e) => {
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    }
+}
+
 async fn run_steps(conn: &mut PgConnection, steps: Vec<Step>) -> Result<(), StoreError> {
     for step in steps {
         match step {
@@ -548,18 +563,7 @@ impl Store for PgStore {
         if batch.is_empty() {
             return Ok(());
         }
-        let steps = plan(batch);
-        let mut tx = self.pool.begin().await?;
-        match run_steps(&mut tx, steps).await {
-            Ok(()) => {
-                tx.commit().await?;
-                Ok(())
-            }
-            Err(e) => {
-                let _ = tx.rollback().await;
-                Err(e)
-            }
-        }
+        run_detached(apply_batch(self.pool.clone(), batch)).await
     }
 
     async fn get_subject(
