@@ -1,5 +1,6 @@
 //! The `kentei-vault` command line: `init`, `serve`, `migrate`, `config show`,
-//! `accounts create|disable|list`, `audit verify`, `policy check|explain|diff`.
+//! `accounts create|disable|list`, `audit verify`, `policy check|explain|diff`, and the
+//! operator commands of `cli_lifecycle` (`keys`, `retention`, `holds`, `backup`, `restore`).
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
 
@@ -98,6 +99,31 @@ enum Command {
         #[command(subcommand)]
         cmd: PolicyCmd,
     },
+    /// Key status, rotation and destruction (operators; docs/operations.md).
+    Keys {
+        #[command(subcommand)]
+        cmd: crate::cli_lifecycle::KeysCmd,
+    },
+    /// Retention plans, approval, execution and erasure certificates.
+    Retention {
+        #[command(subcommand)]
+        cmd: crate::cli_lifecycle::RetentionCmd,
+    },
+    /// Legal holds on subjects.
+    Holds {
+        #[command(subcommand)]
+        cmd: crate::cli_lifecycle::HoldsCmd,
+    },
+    /// Take an online backup of the SQLite database.
+    Backup {
+        #[command(flatten)]
+        session: crate::cli_lifecycle::Session,
+        /// The backup file to write (must not exist).
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
+    /// Restore a SQLite backup (vault stopped) and re-apply the shred list.
+    Restore(crate::cli_lifecycle::RestoreArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -356,6 +382,11 @@ async fn dispatch(cmd: Command) -> Result<(), CliError> {
             ))
         }
         Command::Policy { cmd } => policy(cmd),
+        Command::Keys { cmd } => crate::cli_lifecycle::keys(cmd).await,
+        Command::Retention { cmd } => crate::cli_lifecycle::retention(cmd).await,
+        Command::Holds { cmd } => crate::cli_lifecycle::holds(cmd).await,
+        Command::Backup { session, to } => crate::cli_lifecycle::backup(session, to).await,
+        Command::Restore(args) => crate::cli_lifecycle::restore(args).await,
     }
 }
 

@@ -24,6 +24,7 @@ pub mod audit;
 pub(crate) mod auth;
 pub mod authz;
 pub mod cli;
+pub(crate) mod cli_lifecycle;
 pub mod config;
 pub mod error;
 pub mod extract;

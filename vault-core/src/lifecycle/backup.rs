@@ -133,8 +133,9 @@ pub async fn restore_sqlite(
     report
 }
 
-/// Erases again what the shred list names (after a restore of an older copy).
-async fn reshred(
+/// Erases again what the keyring's shred list names: run after restoring an older copy
+/// of the database (done by [`restore_sqlite`]; for PostgreSQL after `pg_restore`).
+pub async fn reapply_shred_list(
     backend: &Backend,
     keys: &ManagedKeyring,
 ) -> Result<RestoreReport, LifecycleError> {
