@@ -120,6 +120,14 @@ pub(crate) enum RetentionCmd {
         /// Plan id.
         plan: Uuid,
     },
+    /// Verify a signed erasure certificate (JSON file) with the keyring's audit key.
+    Verify {
+        /// The data directory.
+        #[arg(long, env = "KENTEI_VAULT_DATA_DIR", value_name = "DIR")]
+        data_dir: PathBuf,
+        /// The certificate file.
+        file: PathBuf,
+    },
     /// Count the records a new policy file would make due earlier than the one in force.
     PolicyCheck {
         #[command(flatten)]
@@ -418,6 +426,26 @@ pub(crate) async fn retention(cmd: RetentionCmd) -> Result<(), CliError> {
             println!("{}", r.map_err(refused)?);
             Ok(())
         }
+        RetentionCmd::Verify { data_dir, file } => {
+            let cfg = config(&data_dir, None)?;
+            let keys = keyring_of(&cfg)?;
+            let text = std::fs::read_to_string(&file).map_err(runtime)?;
+            match vault_core::retention::read_verified_certificate(
+                text.trim(),
+                &keys.audit_signer().public_key(),
+            ) {
+                Ok(cert) => print(&json!({
+                    "verified": true,
+                    "plan_id": cert.plan_id,
+                    "subjects": cert.subject_ids().len(),
+                    "records": cert.record_ids().len(),
+                    "audit_seq_range": cert.audit_seq_range,
+                })),
+                Err(e) => Err(CliError::Runtime(format!(
+                    "the certificate does not verify: {e}"
+                ))),
+            }
+        }
         RetentionCmd::PolicyCheck { session, file } => {
             let new = Policy::load(&file)
                 .map_err(|e| CliError::Usage(format!("invalid policy:\n{e}")))?;
@@ -511,5 +539,35 @@ pub(crate) async fn restore(args: RestoreArgs) -> Result<(), CliError> {
         restore_sqlite(&from, &db_path, &keys).await
     }
     .map_err(refused)?;
-    print(&json!({"restored": true, "reshredded": report.reshredded}))
+    let archived = if args.reshred_only {
+        Vec::new()
+    } else {
+        archive_checkpoint_files(&cfg.data_dir.join("audit"))?
+    };
+    print(&json!({
+        "restored": true,
+        "reshredded": report.reshredded,
+        "archived_checkpoint_files": archived,
+    }))
+}
+
+/// After a restore the audit chains in the database end where the backup was taken,
+/// while the checkpoint files remember later events, and the audit log would refuse to
+/// start. The files are kept, renamed, as the evidence of what the restore rolled back.
+fn archive_checkpoint_files(audit_dir: &Path) -> Result<Vec<String>, CliError> {
+    let Ok(entries) = std::fs::read_dir(audit_dir) else {
+        return Ok(Vec::new());
+    };
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let mut out = Vec::new();
+    for e in entries.flatten() {
+        let path = e.path();
+        if path.extension().is_some_and(|x| x == "jsonl") {
+            let mut to = path.clone().into_os_string();
+            to.push(format!(".before-restore-{stamp}"));
+            std::fs::rename(&path, &to).map_err(runtime)?;
+            out.push(PathBuf::from(to).display().to_string());
+        }
+    }
+    Ok(out)
 }

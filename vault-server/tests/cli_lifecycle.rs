@@ -167,6 +167,10 @@ fn operator_commands_rotate_keys_run_retention_and_back_up() {
     assert_eq!(code, 1, "an existing backup file is never overwritten");
     let restored = ok(&["restore", "--from", b, "--data-dir", d]);
     assert_eq!(restored[0]["restored"], true);
+    assert!(!restored[0]["archived_checkpoint_files"]
+        .as_array()
+        .unwrap()
+        .is_empty());
     let status = ok(&["keys", "status", "--data-dir", d, "--as", &op]);
     assert!(status[0]["rotations"].as_array().unwrap().len() == 1);
 }

@@ -91,6 +91,10 @@ pub struct KeyStatus {
     pub rotations: Vec<RotationProgress>,
     /// Wraps allowed under one KEK version before a rotation is forced.
     pub wrap_limit: u64,
+    /// Id of the audit signing key (it signs checkpoints and erasure certificates).
+    pub audit_key_id: String,
+    /// Its Ed25519 public key, hex: what verifies an erasure certificate.
+    pub audit_public_key: String,
 }
 
 const ROTATION_COLUMNS: &str = "key_id, to_version, kind, state, pass, done, total, started_by, \
@@ -823,10 +827,13 @@ impl Lifecycle {
                 id: info.id,
             });
         }
+        let signer = keyring.audit_signer();
         Ok(KeyStatus {
             keys,
             rotations,
             wrap_limit: self.keys.wrap_limit(),
+            audit_key_id: signer.key_id().to_owned(),
+            audit_public_key: hex::encode(signer.public_key()),
         })
     }
 }
