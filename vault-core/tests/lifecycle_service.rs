@@ -931,6 +931,24 @@ mod plan_property {
     }
 
     proptest! {
+        #[test]
+        fn policy_and_retention_periods_count_alike(
+            years in 0u32..12,
+            months in 0u32..30,
+            days in 0u32..400,
+            day in 0i64..20_000,
+        ) {
+            let clock = chrono::NaiveDate::from_ymd_opt(1990, 1, 1).unwrap()
+                + chrono::Duration::days(day);
+            let text = format!("{years} years {months} months {days} days");
+            let policy: vault_policy::Period = text.parse().unwrap();
+            let core = vault_core::retention::Period::from(policy);
+            prop_assert_eq!(policy.due_from(clock), core.due_from(clock));
+            prop_assert_eq!(policy.kept_through(clock), core.kept_through(clock));
+        }
+    }
+
+    proptest! {
         #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
 
         #[test]
