@@ -981,3 +981,148 @@ async fn a_rotation_made_by_another_process_is_picked_up_before_the_next_wrap() 
     reads_back(&h, late).await;
     h.finish().await;
 }
+
+// ----- no personal data in what operators see --------------------------------------------
+
+async fn text_rows(backend: &Backend, sql: &str) -> String {
+    match backend {
+        Backend::Sqlite(p) => {
+            let rows: Vec<(Option<String>,)> = sqlx::query_as(sql).fetch_all(p).await.unwrap();
+            rows.into_iter()
+                .filter_map(|r| r.0)
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+        Backend::Postgres(p) => {
+            let rows: Vec<(Option<String>,)> = sqlx::query_as(sql).fetch_all(p).await.unwrap();
+            rows.into_iter()
+                .filter_map(|r| r.0)
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+    }
+}
+
+#[tokio::test]
+async fn plans_certificates_status_audit_and_errors_carry_no_personal_values() {
+    for_both(|h| async move {
+        let (id, app) = seed_examinee(&h.vault, 4, 2015).await;
+        let op = operator();
+        h.life.rotate_key(&op, "general").await.unwrap();
+        h.life.run_rotations().await.unwrap();
+        h.life
+            .place_hold(&op, &[Uuid::new_v4()], "case 2026-7")
+            .await
+            .unwrap();
+        let plan = h
+            .life
+            .create_plan(&op, today_in_japan(Utc::now()))
+            .await
+            .unwrap();
+        h.life
+            .approve_plan(&approver(), plan.plan.id)
+            .await
+            .unwrap();
+        let done = h.life.execute_plan(&op, plan.plan.id).await.unwrap();
+        let status = h.life.key_status(&op).await.unwrap();
+        let refused = h
+            .life
+            .approve_plan(&staff(), plan.plan.id)
+            .await
+            .unwrap_err();
+
+        let mut seen = String::new();
+        seen.push_str(&serde_json::to_string(&done).unwrap());
+        seen.push_str(&format!(
+            "{done:?}{status:?}{refused:?}{refused}{:?}",
+            h.keys
+        ));
+        seen.push_str(&serde_json::to_string(&status).unwrap());
+        seen.push_str(
+            &serde_json::to_string(
+                &query_events(&h.db.backend, &EventFilter::default(), 500, None)
+                    .await
+                    .unwrap()
+                    .events,
+            )
+            .unwrap(),
+        );
+        for sql in [
+            "SELECT plan_json FROM retention_plans",
+            "SELECT execution_json FROM retention_plans",
+            "SELECT certificate_json FROM retention_plans",
+            "SELECT reason FROM legal_holds",
+            "SELECT key_id FROM key_rotations",
+        ] {
+            seen.push_str(&text_rows(&h.db.backend, sql).await);
+        }
+        seen.push_str(&std::fs::read_to_string(h.keys.shred_list_path()).unwrap());
+        assert!(seen.contains(&id.to_string()), "ids are shown");
+        for value in [
+            NAME.to_owned(),
+            KANA.to_owned(),
+            ADDRESS.to_owned(),
+            EMPLOYER.to_owned(),
+            my_number(4),
+            "E-00004".to_owned(),
+            app.clone(),
+            "1990-04-01".to_owned(),
+        ] {
+            assert!(
+                !seen.contains(&value),
+                "a personal value reached operator output"
+            );
+        }
+        h
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_background_task_finishes_a_rotation_while_the_vault_serves() {
+    let h = harness(TestDb::sqlite().await).await;
+    let mut ids = Vec::new();
+    for n in 0..5 {
+        ids.push(seed_examinee(&h.vault, n, 2024).await.0);
+    }
+    let Harness {
+        db,
+        vault,
+        life,
+        audit,
+        dir,
+        ..
+    } = h;
+    let life = Arc::new(life);
+    life.rotate_key(&operator(), "general").await.unwrap();
+    let task = life.spawn_background(std::time::Duration::from_millis(20));
+    // Reads and writes go on meanwhile.
+    for n in 10..13 {
+        ids.push(seed_examinee(&vault, n, 2024).await.0);
+    }
+    let mut complete = false;
+    for _ in 0..200 {
+        let status = life.key_status(&operator()).await.unwrap();
+        if status
+            .rotations
+            .iter()
+            .all(|r| r.state == RotationState::Complete)
+        {
+            complete = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    task.abort();
+    assert!(complete, "the background job completed the rotation");
+    for id in &ids {
+        let view = vault
+            .read_examinee(&staff(), "exam_administration", *id)
+            .await
+            .unwrap();
+        assert_eq!(view.fields["name"], json!(NAME));
+    }
+    drop(dir);
+    audit.close().await;
+    db.cleanup().await;
+}

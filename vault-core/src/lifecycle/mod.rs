@@ -184,6 +184,27 @@ impl Lifecycle {
         Ok(lifecycle)
     }
 
+    /// Runs [`Lifecycle::run_rotations`] (which also flushes the usage counters) every
+    /// `every`, until the returned task is aborted: the background re-wrap and re-index
+    /// jobs of a serving vault. Failures are logged (no personal data) and retried at
+    /// the next tick.
+    pub fn spawn_background(
+        self: &Arc<Self>,
+        every: std::time::Duration,
+    ) -> tokio::task::JoinHandle<()> {
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = this.run_rotations().await {
+                    tracing::warn!(error = %e, "rotation jobs did not complete; retrying later");
+                }
+            }
+        })
+    }
+
     /// The keyring this service manages.
     pub fn keys(&self) -> &Arc<ManagedKeyring> {
         &self.keys
