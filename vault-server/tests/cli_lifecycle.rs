@@ -140,6 +140,23 @@ fn operator_commands_rotate_keys_run_retention_and_back_up() {
         1
     );
 
+    // An approval by an account disabled since no longer lets the plan run.
+    let plan = ok(&["retention", "plan", "--data-dir", d, "--as", &op]);
+    let plan2 = plan[0]["plan_id"].as_str().unwrap().to_owned();
+    ok(&[
+        "retention",
+        "approve",
+        &plan2,
+        "--data-dir",
+        d,
+        "--as",
+        &approver,
+    ]);
+    ok(&["accounts", "disable", "--data-dir", d, &approver]);
+    let (code, _, stderr) = cli(&["retention", "execute", &plan2, "--data-dir", d, "--as", &op]);
+    assert_eq!(code, 1, "executed on the approval of a disabled account");
+    assert!(stderr.contains("approv"), "{stderr}");
+
     // Holds.
     let subject = uuid::Uuid::new_v4().to_string();
     let hold = ok(&[

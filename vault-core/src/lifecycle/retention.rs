@@ -857,8 +857,10 @@ impl Lifecycle {
             }
             (_, Some(a)) => a,
         };
-        let approved =
-            ApprovedPlan::restore(row.stored.plan.clone(), approval, &row.approver_roles)?;
+        let roles_now = self
+            .approver_roles_now(&approval.approver, &row.approver_roles)
+            .await?;
+        let approved = ApprovedPlan::restore(row.stored.plan.clone(), approval, &roles_now)?;
         let today = today_in_japan(Utc::now());
         if row.stored.state == PlanState::Approved {
             let rules = policy_rule_specs(&self.policy());
@@ -980,6 +982,30 @@ impl Lifecycle {
         )
         .await?;
         Ok(self.load_plan(plan_id).await?.stored)
+    }
+
+    /// The approver's roles as they are now: an approval by an account that has since
+    /// been disabled or lost `retention_approver` no longer lets the plan run. Approvers
+    /// that are not accounts of this vault (ids that are not account ids) keep the roles
+    /// recorded at approval.
+    async fn approver_roles_now(
+        &self,
+        approver: &str,
+        recorded: &[String],
+    ) -> Result<Vec<String>, LifecycleError> {
+        let Ok(id) = approver.parse::<crate::accounts::AccountId>() else {
+            return Ok(recorded.to_vec());
+        };
+        let account = crate::accounts::Accounts::new(self.backend.clone())
+            .get(id)
+            .await
+            .map_err(|_| {
+                LifecycleError::InvalidState("the approver's account could not be read".into())
+            })?;
+        Ok(match account {
+            Some(a) if a.status == crate::accounts::AccountStatus::Active => a.roles,
+            _ => Vec::new(),
+        })
     }
 
     /// The signed erasure certificate of an executed plan (JSON); verify it with
