@@ -10,15 +10,20 @@ use std::process::ExitCode;
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
+use std::sync::Arc;
+
 use vault_core::accounts::{AccountId, Accounts, CreatedBy, NewAccount};
-use vault_core::store::{connect, Backend, ConnectOptions};
+use vault_core::audit::{AuditConfig, AuditLog};
+use vault_core::crypto::KeyProvider as _;
+use vault_core::store::{connect, open_store, Backend, ConnectOptions};
+use vault_core::vault::Vault;
 
 use vault_policy::Policy;
 
 use crate::authz::PolicyView;
 use crate::config::{Config, ConfigError, Overrides, CONFIG_FILE, KEYS};
 use crate::server::{self, ServeOptions};
-use crate::state::AppState;
+use crate::state::{AppState, StateParts};
 
 /// `kentei-vault`: records vault for 技能検定 examinee and ものづくりマイスター data.
 #[derive(Debug, Parser)]
@@ -181,7 +186,9 @@ enum AccountsCmd {
 
 #[derive(Debug, Subcommand)]
 enum AuditCmd {
-    /// Verify the audit hash chain and signed checkpoints.
+    /// Verify the audit hash chains, the signed checkpoints and the checkpoint files
+    /// (every `*.jsonl` in DIR/audit). Exit 0 when they hold; otherwise exit 1 naming
+    /// the first broken seq and the problem.
     Verify {
         #[command(flatten)]
         dir: DataDir,
@@ -373,13 +380,7 @@ async fn dispatch(cmd: Command) -> Result<(), CliError> {
             cmd: AuditCmd::Verify { dir, db },
         } => {
             let cfg = load_config(&dir, &db_overrides(&db))?;
-            let backend = open(&cfg).await?;
-            backend.close().await;
-            // Wired to vault_core::audit verification when the audit module is merged.
-            Err(CliError::Runtime(
-                "audit verify is not available in this build: the audit module is not yet part of it"
-                    .into(),
-            ))
+            audit_verify(&cfg).await
         }
         Command::Policy { cmd } => policy(cmd),
         Command::Keys { cmd } => crate::cli_lifecycle::keys(cmd).await,
@@ -675,6 +676,8 @@ async fn init_inside(dir: &Path, database_url: Option<String>) -> Result<String,
         create_private_dir(&keys_dir).map_err(CliError::runtime)?;
     }
     crate::keyring::create_keyring(&cfg.keyring_path).map_err(CliError::runtime)?;
+    create_private_dir(&cfg.audit_dir()).map_err(CliError::runtime)?;
+    write_private_file(&cfg.checkpoint_file(), "").map_err(CliError::runtime)?;
     let backend = open(&cfg).await?;
     let r = Accounts::new(backend.clone())
         .create_bootstrap(cfg.bootstrap_lifetime)
@@ -717,6 +720,58 @@ fn init_logging(level: &str) {
         .try_init();
 }
 
+/// The checkpoint files to verify: this instance's file first, then every other
+/// `*.jsonl` in the audit directory (files copied from other instances).
+fn checkpoint_files(cfg: &Config) -> Vec<PathBuf> {
+    let own = cfg.checkpoint_file();
+    let mut files = vec![own.clone()];
+    if let Ok(entries) = std::fs::read_dir(cfg.audit_dir()) {
+        let mut others: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p != &own && p.extension().is_some_and(|x| x == "jsonl"))
+            .collect();
+        others.sort();
+        files.extend(others);
+    }
+    files
+}
+
+/// `kentei-vault audit verify`: verifies every chain against its checkpoints and the
+/// checkpoint files with the keyring's audit public key.
+async fn audit_verify(cfg: &Config) -> Result<(), CliError> {
+    let keyring = crate::keyring::load_keyring(&cfg.keyring_path)
+        .map_err(|e| CliError::Runtime(format!("cannot load the keyring: {e}")))?;
+    let backend = open(cfg).await?;
+    let opts = crate::routes::audit::verify_options(&keyring, &checkpoint_files(cfg));
+    let r = crate::routes::audit::verify_settled(&backend, &opts).await;
+    backend.close().await;
+    let report = r.map_err(|e| CliError::Runtime(format!("cannot verify the audit log: {e}")))?;
+    let problem = crate::routes::audit::first_problem(&report);
+    print_json(&json!({
+        "ok": report.ok,
+        "checked": report.checked,
+        "first_broken_seq": report.first_broken_seq,
+        "chain": report.chain,
+        "problem": problem,
+        "findings": report.findings.len(),
+        "checkpoint_files_read": report.checkpoint_files_read,
+    }));
+    if report.ok {
+        return Ok(());
+    }
+    let at = match (report.first_broken_seq, report.chain.as_deref()) {
+        (Some(seq), Some(chain)) if !chain.is_empty() => format!("at seq {seq} of chain {chain}"),
+        (Some(seq), _) => format!("at seq {seq}"),
+        (None, Some(chain)) if !chain.is_empty() => format!("in chain {chain}"),
+        _ => "in a checkpoint file".to_owned(),
+    };
+    Err(CliError::Runtime(format!(
+        "the audit log does not verify: {} {at}",
+        problem.unwrap_or("problem")
+    )))
+}
+
 async fn serve(cfg: Config) -> Result<(), CliError> {
     init_logging(&cfg.log_level);
     let tls = match &cfg.tls {
@@ -727,16 +782,42 @@ async fn serve(cfg: Config) -> Result<(), CliError> {
     let keyring = crate::keyring::load_keyring(&cfg.keyring_path)
         .map_err(|e| CliError::Runtime(format!("cannot load the keyring: {e}")))?;
     let backend = open(&cfg).await?;
-    let state = AppState::build(
+    if !cfg.audit_dir().exists() {
+        create_private_dir(&cfg.audit_dir()).map_err(|e| {
+            CliError::Runtime(format!("cannot create {}: {e}", cfg.audit_dir().display()))
+        })?;
+    }
+    let audit = AuditLog::start(
         backend.clone(),
-        cfg.settings.clone(),
-        policy,
-        std::sync::Arc::new(crate::audit::LogAuditSink),
-        Some(keyring),
+        Arc::new(keyring.audit_signer()),
+        AuditConfig::new(&cfg.audit_chain_id, cfg.checkpoint_file()),
+    )
+    .await
+    .map_err(|e| CliError::Runtime(format!("cannot start the audit log: {e}")))?;
+    let vault = Vault::new(
+        open_store(backend.clone()),
+        keyring.clone(),
+        policy.shared(),
+        audit.clone(),
     );
-    let listener = server::bind(cfg.listen)
-        .await
-        .map_err(|e| CliError::Runtime(format!("cannot listen on {}: {e}", cfg.listen)))?;
+    let state = AppState::new(StateParts {
+        backend: backend.clone(),
+        settings: cfg.settings.clone(),
+        policy,
+        vault,
+        keyring,
+        checkpoint_files: checkpoint_files(&cfg),
+    });
+    let listener = match server::bind(cfg.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            audit.close().await;
+            return Err(CliError::Runtime(format!(
+                "cannot listen on {}: {e}",
+                cfg.listen
+            )));
+        }
+    };
     let addr = listener.local_addr().map_err(CliError::runtime)?;
     if !addr.ip().is_loopback() && tls.is_none() {
         tracing::warn!(addr = %addr, "listening beyond loopback without TLS; terminate TLS in front of the vault");
@@ -745,6 +826,7 @@ async fn serve(cfg: Config) -> Result<(), CliError> {
         addr = %addr,
         tls = tls.is_some(),
         database = %cfg.masked_database_url(),
+        audit_chain = %cfg.audit_chain_id,
         "listening"
     );
     let opts = ServeOptions {
@@ -754,6 +836,9 @@ async fn serve(cfg: Config) -> Result<(), CliError> {
         shutdown_grace: cfg.shutdown_grace,
     };
     let r = server::serve(listener, crate::app(state), opts, server::shutdown_signal()).await;
+    // Writes what is queued and signs a final checkpoint; later appends fail closed.
+    audit.close().await;
+    tracing::info!("audit log closed with a final checkpoint");
     backend.close().await;
     r.map_err(CliError::runtime)?;
     tracing::info!("stopped");
