@@ -781,6 +781,9 @@ async fn serve(cfg: Config) -> Result<(), CliError> {
     let policy = policy_of(&cfg)?;
     let keyring = crate::keyring::load_keyring(&cfg.keyring_path)
         .map_err(|e| CliError::Runtime(format!("cannot load the keyring: {e}")))?;
+    // On a key file, the facade wraps through the managed keyring, which rotation
+    // changes at run time (and which follows a rotation made by `kentei-vault keys`).
+    let managed = crate::cli_lifecycle::managed_keyring(&cfg)?;
     let backend = open(&cfg).await?;
     if !cfg.audit_dir().exists() {
         create_private_dir(&cfg.audit_dir()).map_err(|e| {
@@ -794,12 +797,17 @@ async fn serve(cfg: Config) -> Result<(), CliError> {
     )
     .await
     .map_err(|e| CliError::Runtime(format!("cannot start the audit log: {e}")))?;
+    let key_provider: Arc<dyn vault_core::crypto::KeyProvider> = match &managed {
+        Some(m) => m.clone(),
+        None => keyring.clone(),
+    };
     let vault = Vault::new(
         open_store(backend.clone()),
-        keyring.clone(),
+        key_provider,
         policy.shared(),
         audit.clone(),
     );
+    let lifecycle_policy = policy.shared();
     let state = AppState::new(StateParts {
         backend: backend.clone(),
         settings: cfg.settings.clone(),
@@ -808,6 +816,13 @@ async fn serve(cfg: Config) -> Result<(), CliError> {
         keyring,
         checkpoint_files: checkpoint_files(&cfg),
     });
+    let background = match managed {
+        Some(m) => Some(
+            crate::cli_lifecycle::attach_lifecycle(&state, m, lifecycle_policy, audit.clone())
+                .await?,
+        ),
+        None => None,
+    };
     let listener = match server::bind(cfg.listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -836,6 +851,9 @@ async fn serve(cfg: Config) -> Result<(), CliError> {
         shutdown_grace: cfg.shutdown_grace,
     };
     let r = server::serve(listener, crate::app(state), opts, server::shutdown_signal()).await;
+    if let Some(task) = background {
+        task.abort();
+    }
     // Writes what is queued and signs a final checkpoint; later appends fail closed.
     audit.close().await;
     tracing::info!("audit log closed with a final checkpoint");

@@ -227,6 +227,39 @@ fn keyring_of(cfg: &Config) -> Result<Arc<ManagedKeyring>, CliError> {
         .map_err(|e| CliError::Runtime(format!("cannot load the keyring: {e}")))
 }
 
+/// The managed keyring `serve` runs on when the keyring is a key file (`None` when it
+/// comes from the environment: then keys cannot be rotated at run time).
+pub(crate) fn managed_keyring(cfg: &Config) -> Result<Option<Arc<ManagedKeyring>>, CliError> {
+    if std::env::var_os(crate::keyring::KEYRING_ENV).is_some() {
+        return Ok(None);
+    }
+    keyring_of(cfg).map(Some)
+}
+
+/// Starts the lifecycle service of a serving vault, attaches it to the state (for the
+/// key and retention routes) and starts its background jobs (re-wrap and re-index,
+/// every 30 s). Returns the background task.
+pub(crate) async fn attach_lifecycle(
+    state: &crate::state::AppState,
+    keys: Arc<ManagedKeyring>,
+    policy: Arc<Policy>,
+    audit: AuditLog,
+) -> Result<tokio::task::JoinHandle<()>, CliError> {
+    let life = Lifecycle::start(
+        state.backend().clone(),
+        keys,
+        policy,
+        audit,
+        LifecycleConfig::default(),
+    )
+    .await
+    .map(Arc::new)
+    .map_err(|e| CliError::Runtime(format!("cannot start key rotation and retention: {e}")))?;
+    let task = life.spawn_background(std::time::Duration::from_secs(30));
+    state.set_lifecycle(life);
+    Ok(task)
+}
+
 fn policy_of(cfg: &Config) -> Result<Policy, CliError> {
     match &cfg.policy_file {
         None => Ok(Policy::default_policy()),

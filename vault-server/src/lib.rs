@@ -52,6 +52,8 @@ fn protected_routes() -> routes::ApiRoutes {
         .merge(routes::examinees::router())
         .merge(routes::meisters::router())
         .merge(routes::audit::router())
+        .merge(routes::keys::router())
+        .merge(routes::retention::router())
         .merge(routes::service::router())
 }
 

@@ -161,6 +161,9 @@ pub struct Lifecycle {
     policy: RwLock<Arc<Policy>>,
     audit: AuditLog,
     config: LifecycleConfig,
+    /// One runner of the rotation jobs at a time in this process (a second process is
+    /// safe too, only wasteful).
+    jobs: tokio::sync::Mutex<()>,
 }
 
 impl Lifecycle {
@@ -179,6 +182,7 @@ impl Lifecycle {
             policy: RwLock::new(policy),
             audit,
             config,
+            jobs: tokio::sync::Mutex::new(()),
         };
         lifecycle.load_usage().await?;
         Ok(lifecycle)

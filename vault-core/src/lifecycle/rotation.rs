@@ -304,6 +304,7 @@ impl Lifecycle {
     /// Also records jobs for rotations forced by the usage limit, and for a rotation
     /// whose key file was saved but whose job row was not (a crash in between).
     pub async fn run_rotations(&self) -> Result<Vec<RotationProgress>, LifecycleError> {
+        let _runner = self.jobs.lock().await;
         self.flush_usage().await?;
         for (key_id, version) in self.keys.take_forced() {
             self.note_version(&key_id, version).await?;
