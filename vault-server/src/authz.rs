@@ -26,6 +26,18 @@ pub enum Capability {
     ReadAudit,
     /// Impact report of an actor or token (C14).
     ImpactReport,
+    /// Key status, rotation and destruction (鍵管理).
+    ManageKeys,
+    /// Make and read retention plans.
+    PlanRetention,
+    /// Approve a retention plan (second person, C22).
+    ApproveRetention,
+    /// Execute an approved retention plan.
+    ExecuteRetention,
+    /// Place and release legal holds.
+    ManageHolds,
+    /// Read a stored plan or certificate (any of the three retention roles' capabilities).
+    ReadRetention,
 }
 
 impl Capability {
@@ -43,6 +55,16 @@ impl Capability {
             ],
             Capability::ReadAudit => &[PolicyCapability::ReadAudit],
             Capability::ImpactReport => &[PolicyCapability::IncidentReport],
+            Capability::ManageKeys => &[PolicyCapability::ManageKeys],
+            Capability::PlanRetention => &[PolicyCapability::PlanRetention],
+            Capability::ApproveRetention => &[PolicyCapability::ApproveRetention],
+            Capability::ExecuteRetention => &[PolicyCapability::ExecuteRetention],
+            Capability::ManageHolds => &[PolicyCapability::ManageHolds],
+            Capability::ReadRetention => &[
+                PolicyCapability::PlanRetention,
+                PolicyCapability::ApproveRetention,
+                PolicyCapability::ExecuteRetention,
+            ],
         }
     }
 }

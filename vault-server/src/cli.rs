@@ -1,5 +1,6 @@
 //! The `kentei-vault` command line: `init`, `serve`, `migrate`, `config show`,
-//! `accounts create|disable|list`, `audit verify`, `policy check|explain|diff`.
+//! `accounts create|disable|list`, `audit verify`, `policy check|explain|diff`, and the
+//! operator commands of `cli_lifecycle` (`keys`, `retention`, `holds`, `backup`, `restore`).
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
 
@@ -103,6 +104,31 @@ enum Command {
         #[command(subcommand)]
         cmd: PolicyCmd,
     },
+    /// Key status, rotation and destruction (operators; docs/operations.md).
+    Keys {
+        #[command(subcommand)]
+        cmd: crate::cli_lifecycle::KeysCmd,
+    },
+    /// Retention plans, approval, execution and erasure certificates.
+    Retention {
+        #[command(subcommand)]
+        cmd: crate::cli_lifecycle::RetentionCmd,
+    },
+    /// Legal holds on subjects.
+    Holds {
+        #[command(subcommand)]
+        cmd: crate::cli_lifecycle::HoldsCmd,
+    },
+    /// Take an online backup of the SQLite database.
+    Backup {
+        #[command(flatten)]
+        session: crate::cli_lifecycle::Session,
+        /// The backup file to write (must not exist).
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
+    /// Restore a SQLite backup (vault stopped) and re-apply the shred list.
+    Restore(crate::cli_lifecycle::RestoreArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -357,6 +383,11 @@ async fn dispatch(cmd: Command) -> Result<(), CliError> {
             audit_verify(&cfg).await
         }
         Command::Policy { cmd } => policy(cmd),
+        Command::Keys { cmd } => crate::cli_lifecycle::keys(cmd).await,
+        Command::Retention { cmd } => crate::cli_lifecycle::retention(cmd).await,
+        Command::Holds { cmd } => crate::cli_lifecycle::holds(cmd).await,
+        Command::Backup { session, to } => crate::cli_lifecycle::backup(session, to).await,
+        Command::Restore(args) => crate::cli_lifecycle::restore(args).await,
     }
 }
 
@@ -750,6 +781,9 @@ async fn serve(cfg: Config) -> Result<(), CliError> {
     let policy = policy_of(&cfg)?;
     let keyring = crate::keyring::load_keyring(&cfg.keyring_path)
         .map_err(|e| CliError::Runtime(format!("cannot load the keyring: {e}")))?;
+    // On a key file, the facade wraps through the managed keyring, which rotation
+    // changes at run time (and which follows a rotation made by `kentei-vault keys`).
+    let managed = crate::cli_lifecycle::managed_keyring(&cfg)?;
     let backend = open(&cfg).await?;
     if !cfg.audit_dir().exists() {
         create_private_dir(&cfg.audit_dir()).map_err(|e| {
@@ -763,12 +797,17 @@ async fn serve(cfg: Config) -> Result<(), CliError> {
     )
     .await
     .map_err(|e| CliError::Runtime(format!("cannot start the audit log: {e}")))?;
+    let key_provider: Arc<dyn vault_core::crypto::KeyProvider> = match &managed {
+        Some(m) => m.clone(),
+        None => keyring.clone(),
+    };
     let vault = Vault::new(
         open_store(backend.clone()),
-        keyring.clone(),
+        key_provider,
         policy.shared(),
         audit.clone(),
     );
+    let lifecycle_policy = policy.shared();
     let state = AppState::new(StateParts {
         backend: backend.clone(),
         settings: cfg.settings.clone(),
@@ -777,6 +816,13 @@ async fn serve(cfg: Config) -> Result<(), CliError> {
         keyring,
         checkpoint_files: checkpoint_files(&cfg),
     });
+    let background = match managed {
+        Some(m) => Some(
+            crate::cli_lifecycle::attach_lifecycle(&state, m, lifecycle_policy, audit.clone())
+                .await?,
+        ),
+        None => None,
+    };
     let listener = match server::bind(cfg.listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -805,6 +851,9 @@ async fn serve(cfg: Config) -> Result<(), CliError> {
         shutdown_grace: cfg.shutdown_grace,
     };
     let r = server::serve(listener, crate::app(state), opts, server::shutdown_signal()).await;
+    if let Some(task) = background {
+        task.abort();
+    }
     // Writes what is queued and signs a final checkpoint; later appends fail closed.
     audit.close().await;
     tracing::info!("audit log closed with a final checkpoint");

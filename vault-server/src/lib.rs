@@ -27,6 +27,7 @@ pub mod audit;
 pub(crate) mod auth;
 pub mod authz;
 pub mod cli;
+pub(crate) mod cli_lifecycle;
 pub mod config;
 pub mod error;
 pub mod extract;
@@ -51,6 +52,8 @@ fn protected_routes() -> routes::ApiRoutes {
         .merge(routes::examinees::router())
         .merge(routes::meisters::router())
         .merge(routes::audit::router())
+        .merge(routes::keys::router())
+        .merge(routes::retention::router())
         .merge(routes::service::router())
 }
 

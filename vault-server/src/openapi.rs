@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{FieldProblem, Problem};
-use crate::routes::{accounts, audit, examinees, meisters, service};
+use crate::routes::{accounts, audit, examinees, keys, meisters, retention, service};
 
 /// The OpenAPI document. Every route of [`crate::route_table`] must appear here (a test
 /// checks it).
@@ -53,6 +53,19 @@ use crate::routes::{accounts, audit, examinees, meisters, service};
         audit::list_events,
         audit::verify_chain,
         audit::impact,
+        keys::key_status,
+        keys::rotate_key,
+        keys::destroy_key,
+        retention::create_plan,
+        retention::list_plans,
+        retention::get_plan,
+        retention::approve_plan,
+        retention::execute_plan,
+        retention::certificate,
+        retention::place_hold,
+        retention::list_holds,
+        retention::release_hold,
+        retention::intent_answer,
     ),
     components(schemas(
         Problem,
@@ -64,6 +77,9 @@ use crate::routes::{accounts, audit, examinees, meisters, service};
         records::QualificationFields,
         records::MeisterFields,
         records::MeisterActivityFields,
+        retention::PlanRequest,
+        retention::HoldRequest,
+        retention::IntentRequest,
     )),
     modifiers(&BearerAuth),
     tags(
@@ -72,6 +88,8 @@ use crate::routes::{accounts, audit, examinees, meisters, service};
         (name = "examinees", description = "受検者, 受検申請, 受検管理, 合格者: view-filtered by role and purpose, scoped to the caller's prefectures"),
         (name = "meisters", description = "ものづくりマイスター and their activities"),
         (name = "audit", description = "audit events, chain verification and impact reports (security officers)"),
+        (name = "keys", description = "key status, rotation and destruction (operators; docs/operations.md)"),
+        (name = "retention", description = "retention plans, second-person approval, execution, erasure certificates and legal holds"),
     )
 )]
 pub struct ApiDoc;

@@ -42,6 +42,8 @@ struct Inner {
     keyring: Arc<Keyring>,
     checkpoint_files: Vec<PathBuf>,
     audit_health: std::sync::Mutex<AuditHealth>,
+    /// Key rotation and retention (set by `serve` when the keyring is a key file).
+    lifecycle: std::sync::OnceLock<Arc<vault_core::lifecycle::Lifecycle>>,
 }
 
 /// What readiness last saw of the audit writer's counters.
@@ -112,8 +114,19 @@ impl AppState {
                 keyring,
                 checkpoint_files,
                 audit_health: std::sync::Mutex::new(AuditHealth::default()),
+                lifecycle: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Attaches the lifecycle service (key rotation, retention); only the first call counts.
+    pub fn set_lifecycle(&self, lifecycle: Arc<vault_core::lifecycle::Lifecycle>) {
+        let _ = self.inner.lifecycle.set(lifecycle);
+    }
+
+    /// The lifecycle service, when the vault runs on a key file.
+    pub fn lifecycle(&self) -> Option<&Arc<vault_core::lifecycle::Lifecycle>> {
+        self.inner.lifecycle.get()
     }
 
     /// The database backend.

@@ -7,7 +7,9 @@
 pub(crate) mod accounts;
 pub(crate) mod audit;
 pub(crate) mod examinees;
+pub(crate) mod keys;
 pub(crate) mod meisters;
+pub(crate) mod retention;
 pub(crate) mod service;
 
 use axum::handler::Handler;
