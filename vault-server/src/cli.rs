@@ -76,6 +76,10 @@ enum Command {
         /// when it does not exist yet or is empty; an existing vault is used as it is.
         #[arg(long)]
         init: bool,
+        /// Put in force a policy that shortens a retention period compared with the policy
+        /// this vault last ran with (the acknowledgement is written to the audit log).
+        #[arg(long)]
+        accept_shorter_retention: bool,
     },
     /// Apply the database migrations.
     Migrate {
@@ -348,6 +352,7 @@ async fn dispatch(cmd: Command) -> Result<(), CliError> {
             tls_cert,
             tls_key,
             init: init_first,
+            accept_shorter_retention,
         } => {
             if init_first && data_dir_is_new(&dir.data_dir) {
                 init(&dir.data_dir, db.database_url.clone()).await?;
@@ -359,7 +364,7 @@ async fn dispatch(cmd: Command) -> Result<(), CliError> {
                 tls_key,
             };
             let cfg = load_config(&dir, &o)?;
-            serve(cfg).await
+            serve(cfg, accept_shorter_retention).await
         }
         Command::Migrate { dir, db } => {
             let cfg = load_config(&dir, &db_overrides(&db))?;
@@ -395,6 +400,16 @@ async fn dispatch(cmd: Command) -> Result<(), CliError> {
 /// failure (exit 1) whose message names each line and problem.
 fn load_policy_file(path: &Path) -> Result<Policy, CliError> {
     Policy::load(path).map_err(|e| CliError::Runtime(format!("invalid policy:\n{e}")))
+}
+
+/// The text of the policy in force: the policy file, or the built-in default.
+fn policy_text_of(cfg: &Config) -> Result<String, CliError> {
+    match &cfg.policy_file {
+        None => Ok(Policy::default_policy_toml().to_owned()),
+        Some(p) => std::fs::read_to_string(p).map_err(|e| {
+            CliError::Usage(format!("cannot read the policy_file {}: {e}", p.display()))
+        }),
+    }
 }
 
 /// The policy in force for `cfg`: its `policy_file`, or the built-in default. A bad
@@ -772,7 +787,7 @@ async fn audit_verify(cfg: &Config) -> Result<(), CliError> {
     )))
 }
 
-async fn serve(cfg: Config) -> Result<(), CliError> {
+async fn serve(cfg: Config, accept_shorter_retention: bool) -> Result<(), CliError> {
     init_logging(&cfg.log_level);
     let tls = match &cfg.tls {
         Some((cert, key)) => Some(server::load_tls(cert, key).map_err(CliError::Usage)?),
@@ -797,6 +812,19 @@ async fn serve(cfg: Config) -> Result<(), CliError> {
     )
     .await
     .map_err(|e| CliError::Runtime(format!("cannot start the audit log: {e}")))?;
+    let policy_text = policy_text_of(&cfg)?;
+    if let Err(e) = crate::policy_gate::gate(
+        &backend,
+        &audit,
+        &policy_text,
+        policy.policy(),
+        accept_shorter_retention,
+    )
+    .await
+    {
+        audit.close().await;
+        return Err(e);
+    }
     let key_provider: Arc<dyn vault_core::crypto::KeyProvider> = match &managed {
         Some(m) => m.clone(),
         None => keyring.clone(),

@@ -35,6 +35,7 @@ pub mod keyring;
 pub mod metrics;
 pub(crate) mod middleware;
 pub mod openapi;
+pub mod policy_gate;
 pub(crate) mod routes;
 pub mod server;
 pub mod state;
