@@ -128,6 +128,56 @@ async fn rotation_wraps_new_keys_at_once_and_the_job_rewraps_every_old_one() {
 }
 
 #[tokio::test]
+async fn a_kek_older_than_its_cryptoperiod_is_rotated_by_the_background_job() {
+    for_both(|h| async move {
+        let (id, _) = seed_examinee(&h.vault, 1, 2024).await;
+        let life = vault_core::lifecycle::Lifecycle::start(
+            h.db.backend.clone(),
+            h.keys.clone(),
+            Arc::new(Policy::default_policy()),
+            h.audit.clone(),
+            vault_core::lifecycle::LifecycleConfig {
+                kek_max_age_days: Some(30),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("lifecycle");
+        // A young key is left alone.
+        life.run_rotations().await.expect("run");
+        assert_eq!(h.keys.snapshot().active_version("general").expect("v"), 1);
+        // The same key, first seen 40 days ago, has outlived its cryptoperiod.
+        let old = (Utc::now() - chrono::Duration::days(40)).to_rfc3339();
+        let sql = match &h.db.backend {
+            Backend::Sqlite(_) => "UPDATE key_usage SET created_at = ? WHERE key_id = 'general'",
+            Backend::Postgres(_) => "UPDATE key_usage SET created_at = $1 WHERE key_id = 'general'",
+        };
+        match &h.db.backend {
+            Backend::Sqlite(p) => sqlx::query(sql).bind(&old).execute(p).await.map(|_| ()),
+            Backend::Postgres(p) => sqlx::query(sql).bind(&old).execute(p).await.map(|_| ()),
+        }
+        .expect("backdate");
+        life.run_rotations().await.expect("run");
+        assert_eq!(h.keys.snapshot().active_version("general").expect("v"), 2);
+        assert_eq!(kek_count(&h, "general", 1).await, 0, "old DEKs re-wrapped");
+        assert_eq!(
+            actions(&h.db.backend, "key.rotate.cryptoperiod")
+                .await
+                .len(),
+            1
+        );
+        reads_back(&h, id).await;
+        // The new version is young: no second rotation.
+        life.run_rotations().await.expect("run");
+        assert_eq!(h.keys.snapshot().active_version("general").expect("v"), 2);
+        // The My Number KEK was young too.
+        assert_eq!(h.keys.snapshot().active_version("my_number").expect("v"), 1);
+        h
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn old_kek_version_is_destroyed_only_once_no_dek_uses_it() {
     for_both(|h| async move {
         let (id, _) = seed_examinee(&h.vault, 1, 2024).await;

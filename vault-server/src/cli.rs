@@ -846,8 +846,14 @@ async fn serve(cfg: Config, accept_shorter_retention: bool) -> Result<(), CliErr
     });
     let background = match managed {
         Some(m) => Some(
-            crate::cli_lifecycle::attach_lifecycle(&state, m, lifecycle_policy, audit.clone())
-                .await?,
+            crate::cli_lifecycle::attach_lifecycle(
+                &state,
+                m,
+                lifecycle_policy,
+                audit.clone(),
+                cfg.kek_max_age_days,
+            )
+            .await?,
         ),
         None => None,
     };

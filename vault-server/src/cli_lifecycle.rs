@@ -244,13 +244,17 @@ pub(crate) async fn attach_lifecycle(
     keys: Arc<ManagedKeyring>,
     policy: Arc<Policy>,
     audit: AuditLog,
+    kek_max_age_days: Option<u32>,
 ) -> Result<tokio::task::JoinHandle<()>, CliError> {
     let life = Lifecycle::start(
         state.backend().clone(),
         keys,
         policy,
         audit,
-        LifecycleConfig::default(),
+        LifecycleConfig {
+            kek_max_age_days,
+            ..LifecycleConfig::default()
+        },
     )
     .await
     .map(Arc::new)

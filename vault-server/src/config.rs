@@ -53,6 +53,7 @@ pub const KEYS: &[KeyDoc] = &[
     KeyDoc { name: "bootstrap_token_lifetime_hours", default: "168", doc: "lifetime of the bootstrap token printed by init (1..=8760)" },
     KeyDoc { name: "shutdown_grace_secs", default: "30", doc: "on SIGTERM/SIGINT, how long in-flight requests may finish (0..=3600)" },
     KeyDoc { name: "db_max_connections", default: "8", doc: "database connection pool size (1..=1000)" },
+    KeyDoc { name: "kek_max_age_days", default: "365", doc: "cryptoperiod of a key-encryption key in days (0..=3650; 0 turns it off): an older active version is rotated by the background job (NIST SP 800-57)" },
     KeyDoc { name: "audit_chain_id", default: "instance-1", doc: "id of this instance's audit chain (1-64 of a-z 0-9 _ . -); with PostgreSQL and several instances, give each its own" },
 ];
 
@@ -170,6 +171,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Database pool size.
     pub db_max_connections: u32,
+    /// Cryptoperiod of a KEK version in days; `None` when turned off (0).
+    pub kek_max_age_days: Option<u32>,
     /// This instance's audit chain id.
     pub audit_chain_id: String,
     /// Limits of the HTTP application.
@@ -374,6 +377,7 @@ fn build(
     let boot_hours = num("bootstrap_token_lifetime_hours", 1, 8760);
     let grace = num("shutdown_grace_secs", 0, 3600);
     let db_conns = num("db_max_connections", 1, 1000);
+    let kek_age = num("kek_max_age_days", 0, 3650);
     if page_default > page_max {
         problems.push(format!(
             "`page_size_default` (from {}) must not exceed `page_size_max` ({page_max})",
@@ -465,6 +469,7 @@ fn build(
         bootstrap_lifetime: chrono::Duration::hours(i64::try_from(boot_hours).unwrap_or(168)),
         shutdown_grace: Duration::from_secs(grace),
         db_max_connections: u32::try_from(db_conns).unwrap_or(8),
+        kek_max_age_days: u32::try_from(kek_age).ok().filter(|d| *d > 0),
         audit_chain_id,
         settings: Settings {
             max_body_bytes: usize::try_from(max_body).unwrap_or(1024 * 1024),

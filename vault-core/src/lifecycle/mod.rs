@@ -138,6 +138,9 @@ pub struct LifecycleConfig {
     pub batch_size: u32,
     /// How long a meister has to answer an intent check (意向確認の回答期限).
     pub intent_answer_within: crate::retention::Period,
+    /// Cryptoperiod of a KEK version in days (NIST SP 800-57): an active version older
+    /// than this is rotated by the background job. `None`: no age limit.
+    pub kek_max_age_days: Option<u32>,
 }
 
 impl Default for LifecycleConfig {
@@ -145,6 +148,7 @@ impl Default for LifecycleConfig {
         LifecycleConfig {
             batch_size: 200,
             intent_answer_within: crate::retention::Period::months(1),
+            kek_max_age_days: None,
         }
     }
 }

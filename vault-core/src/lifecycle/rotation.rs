@@ -216,6 +216,61 @@ impl Lifecycle {
             .ok_or(LifecycleError::NotFound)
     }
 
+    /// The cryptoperiod rule (NIST SP 800-57): an active KEK version older than
+    /// `kek_max_age_days` is rotated by the system, audited as `key.rotate.cryptoperiod`;
+    /// the re-wrap job then follows as for any rotation.
+    async fn rotate_expired_keks(&self) -> Result<(), LifecycleError> {
+        let Some(max_days) = self.config.kek_max_age_days else {
+            return Ok(());
+        };
+        let seen = self.versions_first_seen().await?;
+        let now = Utc::now();
+        for compartment in Compartment::ALL {
+            let id = compartment.kek_id();
+            let active = self.keys.snapshot().active_version(id)?;
+            let Some(since) = seen.get(&(id.to_owned(), active)) else {
+                continue;
+            };
+            if (now - *since).num_days() < i64::from(max_days) {
+                continue;
+            }
+            self.audit_system(
+                "key.rotate.cryptoperiod",
+                KEY_MANAGEMENT_PURPOSE,
+                &key_fields(id, active + 1),
+            )
+            .await?;
+            let version = self.keys.rotate(id)?;
+            self.note_version(id, version).await?;
+            self.create_job(id, version, KeyPurpose::Kek, "system")
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// When each key version was first seen by the vault (its age is counted from then).
+    async fn versions_first_seen(
+        &self,
+    ) -> Result<BTreeMap<(String, u32), DateTime<Utc>>, LifecycleError> {
+        let rows = fetch(
+            &self.backend,
+            "SELECT key_id, version, created_at FROM key_usage",
+            &[],
+            &[Col::Text, Col::Int, Col::Text],
+        )
+        .await?;
+        let mut seen = BTreeMap::new();
+        for r in &rows {
+            if let (Some(id), Some(v), Some(at)) = (r[0].text(), r[1].int(), r[2].text()) {
+                seen.insert(
+                    (id.to_owned(), u32::try_from(v).unwrap_or(0)),
+                    parse_time(at, "key_usage.created_at")?,
+                );
+            }
+        }
+        Ok(seen)
+    }
+
     async fn note_version(&self, key_id: &str, version: u32) -> Result<(), LifecycleError> {
         exec(
             &self.backend,
@@ -317,6 +372,7 @@ impl Lifecycle {
             self.create_job(&key_id, version, KeyPurpose::Kek, "system")
                 .await?;
         }
+        self.rotate_expired_keks().await?;
         let keyring = self.keys.snapshot();
         let counts = self.store.count_keys_by_kek().await?;
         for compartment in Compartment::ALL {
@@ -774,22 +830,7 @@ impl Lifecycle {
     pub(crate) async fn key_status_unaudited(&self) -> Result<KeyStatus, LifecycleError> {
         let keyring = self.keys.snapshot();
         let counts = self.store.count_keys_by_kek().await?;
-        let rows = fetch(
-            &self.backend,
-            "SELECT key_id, version, created_at FROM key_usage",
-            &[],
-            &[Col::Text, Col::Int, Col::Text],
-        )
-        .await?;
-        let mut seen: BTreeMap<(String, u32), DateTime<Utc>> = BTreeMap::new();
-        for r in &rows {
-            if let (Some(id), Some(v), Some(at)) = (r[0].text(), r[1].int(), r[2].text()) {
-                seen.insert(
-                    (id.to_owned(), u32::try_from(v).unwrap_or(0)),
-                    parse_time(at, "key_usage.created_at")?,
-                );
-            }
-        }
+        let seen = self.versions_first_seen().await?;
         let rotations: Vec<RotationProgress> = self
             .jobs(false)
             .await?
