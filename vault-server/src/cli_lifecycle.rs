@@ -363,7 +363,7 @@ pub(crate) async fn keys(cmd: KeysCmd) -> Result<(), CliError> {
             let r = async {
                 let started = o.life.rotate_key(&o.actor, &key).await?;
                 print(&started).map_err(|_| LifecycleError::Invalid("output"))?;
-                o.life.run_rotations().await
+                run_with_progress(&o.life).await
             }
             .await;
             o.close().await;
@@ -377,7 +377,7 @@ pub(crate) async fn keys(cmd: KeysCmd) -> Result<(), CliError> {
             // Resuming needs the same right as starting.
             let r = async {
                 o.life.key_status(&o.actor).await?;
-                o.life.run_rotations().await
+                run_with_progress(&o.life).await
             }
             .await;
             o.close().await;
@@ -607,4 +607,43 @@ fn archive_checkpoint_files(audit_dir: &Path) -> Result<Vec<String>, CliError> {
         }
     }
     Ok(out)
+}
+
+/// Runs the rotation jobs; on a terminal, a progress bar on stderr shows the keys
+/// re-wrapped (or records re-indexed) so far. Output on stdout stays JSON either way.
+async fn run_with_progress(
+    life: &Lifecycle,
+) -> Result<Vec<vault_core::lifecycle::RotationProgress>, LifecycleError> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return life.run_rotations().await;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta} left)",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let run = life.run_rotations();
+    tokio::pin!(run);
+    let result = loop {
+        tokio::select! {
+            r = &mut run => break r,
+            () = tokio::time::sleep(std::time::Duration::from_millis(200)) => {
+                if let Ok(jobs) = life.running_jobs().await {
+                    let total: u64 = jobs.iter().map(|j| j.total).sum();
+                    let done: u64 = jobs.iter().map(|j| j.done).sum();
+                    if let Some(j) = jobs.first() {
+                        bar.set_message(format!("re-wrapping to {} v{}", j.key_id, j.to_version));
+                    }
+                    bar.set_length(total.max(done));
+                    bar.set_position(done);
+                }
+            }
+        }
+    };
+    bar.finish_and_clear();
+    result
 }

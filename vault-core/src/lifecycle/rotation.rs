@@ -324,6 +324,18 @@ impl Lifecycle {
             .sum())
     }
 
+    /// Progress of the rotation jobs still running (key ids, versions and counts only),
+    /// for a progress display next to [`Lifecycle::run_rotations`]. Not audited: it
+    /// shows no personal data, and the rotation it watches was audited when it started.
+    pub async fn running_jobs(&self) -> Result<Vec<RotationProgress>, LifecycleError> {
+        Ok(self
+            .jobs(true)
+            .await?
+            .into_iter()
+            .map(|j| j.progress)
+            .collect())
+    }
+
     async fn jobs(&self, only_running: bool) -> Result<Vec<Job>, LifecycleError> {
         let sql = format!(
             "SELECT {ROTATION_COLUMNS} FROM key_rotations {} ORDER BY started_at DESC, key_id",
