@@ -7,8 +7,8 @@ use chrono::{Datelike, NaiveDate};
 
 use crate::my_number::{MyNumberAssigner, BODY_SPACE};
 use crate::records::{
-    ActivityKind, Application, ExamCategory, ExamPeriod, ExamResult, Examinee, ExamineeLine, Grade,
-    Meister, MeisterActivity, MeisterLine, MeisterStatus, Qualification, Sex,
+    ActivityKind, Application, Attendance, ExamCategory, ExamPeriod, ExamResult, Examinee,
+    ExamineeLine, Grade, Meister, MeisterActivity, MeisterLine, MeisterStatus, Qualification, Sex,
 };
 use crate::rng::{cumulative, Domain, Rng, StreamKey};
 use crate::tables::{
@@ -699,9 +699,16 @@ impl Generator {
     ) -> ExamResult {
         let written_taken = category != ExamCategory::Practical;
         let practical_taken = category != ExamCategory::Written;
-        let written_attendance = written_taken.then(|| r.permille(970));
+        let written_present = written_taken.then(|| r.permille(970));
         let practical_present = practical_taken && r.permille(975);
-        let written_score = (written_attendance == Some(true))
+        let written_attendance = written_present.map(|present| {
+            if present {
+                Attendance::Present
+            } else {
+                Attendance::Absent
+            }
+        });
+        let written_score = (written_present == Some(true))
             .then(|| (40 + r.below(31) + r.below(31) + bonus).min(100) as u8);
         let practical_total_score =
             practical_present.then(|| (35 + r.below(33) + r.below(33) + bonus).min(100) as u8);

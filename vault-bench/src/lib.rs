@@ -26,7 +26,8 @@
 //! top-level key. Field names are those fixed by the API contract; optional
 //! fields are left out when empty; dates are `YYYY-MM-DD`; `fiscal_year`,
 //! scores, `experience_years` and `trainee_person_days` are JSON numbers,
-//! flags are booleans, everything else is a string. Ids the vault assigns
+//! pass flags are booleans, `written_attendance` is `"present"` or `"absent"`,
+//! everything else is a string. Ids the vault assigns
 //! (`examinee_id`, `meister_id`) are not in the file: an application belongs to
 //! the examinee of its line.
 //!
@@ -69,6 +70,7 @@ mod my_number;
 mod ndjson;
 mod records;
 mod rng;
+pub mod scenario;
 mod tables;
 
 pub use generate::{
@@ -78,6 +80,7 @@ pub use generate::{
 pub use my_number::{is_valid_my_number, my_number_check_digit};
 pub use ndjson::{NdjsonJob, WriteStats};
 pub use records::{
-    ActivityKind, Application, ExamCategory, ExamPeriod, ExamResult, Examinee, ExamineeLine, Grade,
-    Meister, MeisterActivity, MeisterLine, MeisterStatus, NdjsonLine, Qualification, Sex,
+    ActivityKind, Application, Attendance, ExamCategory, ExamPeriod, ExamResult, Examinee,
+    ExamineeLine, Grade, Meister, MeisterActivity, MeisterLine, MeisterStatus, NdjsonLine,
+    Qualification, Sex,
 };

@@ -1,5 +1,6 @@
-//! `vault-bench`: benchmark scenarios for kentei-vault, one subcommand each.
-//! Today only `generate` (synthetic NDJSON input for the other scenarios).
+//! `vault-bench`: benchmark scenarios for kentei-vault, one subcommand each:
+//! `generate` (synthetic NDJSON input), `import`, `lookup`, `rewrap`, `pgcrypto`.
+//! A scenario prints a table and, as its last line, one JSON object.
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -8,6 +9,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Parser, Subcommand};
+use vault_bench::scenario::{self, BackendKind, BenchOptions, Scenario};
 use vault_bench::{Generator, GeneratorConfig, NdjsonJob, WriteStats, MAX_EXAMINEES};
 
 #[derive(Parser)]
@@ -21,6 +23,45 @@ struct Cli {
 enum Command {
     /// Write a deterministic synthetic population as NDJSON (one examinee or meister per line).
     Generate(GenerateArgs),
+    /// Bulk import of N examinees: the vault against plaintext inserts.
+    Import(ScenarioArgs),
+    /// Point reads by exam number: the vault (audited) against a plaintext select.
+    Lookup(ScenarioArgs),
+    /// Re-wrap N data keys under a new KEK version against a plain UPDATE.
+    Rewrap(ScenarioArgs),
+    /// Field encryption: the vault against pgcrypto (PostgreSQL).
+    Pgcrypto(ScenarioArgs),
+}
+
+#[derive(Args)]
+struct ScenarioArgs {
+    /// Examinees (import, lookup), data keys (rewrap) or field values (pgcrypto).
+    #[arg(long, default_value_t = 100_000)]
+    records: u64,
+    /// `sqlite` or `postgres`.
+    #[arg(long, default_value = "sqlite")]
+    backend: BackendKind,
+    /// Seed of the generated data.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Lines per import transaction, keys per re-wrap transaction, values per pgcrypto statement.
+    #[arg(long, default_value_t = 1000)]
+    batch: usize,
+    /// Import preparing threads (default: available cores).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Concurrent readers (lookup).
+    #[arg(long, default_value_t = 64)]
+    readers: usize,
+    /// Reads per side (lookup; default: --records, at least 20000).
+    #[arg(long, default_value_t = 0)]
+    reads: u64,
+    /// Database connections.
+    #[arg(long, default_value_t = 8)]
+    connections: u32,
+    /// Directory for the SQLite databases and generated files (local disk).
+    #[arg(long)]
+    dir: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -59,6 +100,44 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Generate(args) => generate(args),
+        Command::Import(args) => run_scenario(Scenario::Import, args),
+        Command::Lookup(args) => run_scenario(Scenario::Lookup, args),
+        Command::Rewrap(args) => run_scenario(Scenario::Rewrap, args),
+        Command::Pgcrypto(args) => run_scenario(Scenario::Pgcrypto, args),
+    }
+}
+
+fn run_scenario(which: Scenario, args: ScenarioArgs) -> ExitCode {
+    let mut opts = BenchOptions::new(args.records, args.backend);
+    opts.seed = args.seed;
+    opts.batch = args.batch;
+    if let Some(w) = args.workers {
+        opts.workers = w;
+    }
+    opts.readers = args.readers;
+    opts.reads = args.reads;
+    opts.connections = args.connections;
+    opts.dir = args.dir;
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("vault-bench: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(scenario::run(which, &opts)) {
+        Ok(report) => {
+            print!("{}", report.table());
+            println!("{}", report.json_line());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("vault-bench {}: {e}", which.as_str());
+            ExitCode::from(1)
+        }
     }
 }
 

@@ -207,6 +207,17 @@ pub struct Application {
     pub result: Option<ExamResult>,
 }
 
+/// 出欠 (attendance at a test), as the API spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Attendance {
+    /// 出席
+    Present,
+    /// 欠席
+    Absent,
+}
+
 /// 受検管理 (result) of one application.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -214,9 +225,9 @@ pub struct ExamResult {
     /// 学科得点 (0–100), when the written test was sat.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub written_score: Option<u8>,
-    /// 学科出欠: `true` when present; absent for practical-only sittings.
+    /// 学科出欠; absent for practical-only sittings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub written_attendance: Option<bool>,
+    pub written_attendance: Option<Attendance>,
     /// 学科合否フラグ
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub written_pass: Option<bool>,

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod crypto;
+pub mod import;
 pub mod lifecycle;
 pub mod model;
 pub mod retention;

@@ -24,8 +24,8 @@ use crate::model::{
     parse_record, FieldValue, Mode, MyNumber, Record, ValidationError, ValidationErrors,
 };
 use crate::store::{
-    HistoryRow, IndexRow, KeyCompartment, KeyRow, MyNumberRow, RecordQuery, RecordRow,
-    RecordUpdate, Store, StoreError, SubjectKind, SubjectRow, WriteBatch, WriteOp,
+    HistoryRow, IndexRow, IndexedRecord, KeyCompartment, KeyRow, MyNumberRow, RecordQuery,
+    RecordRow, RecordUpdate, Store, StoreError, SubjectKind, SubjectRow, WriteBatch, WriteOp,
 };
 
 /// Who is calling: an account (person or system) with its roles and prefectures.
@@ -363,7 +363,7 @@ impl Vault {
     }
 
     /// Fails with an audited 403 unless some role of the actor may state the purpose.
-    async fn require_purpose(
+    pub(crate) async fn require_purpose(
         &self,
         actor: &Actor,
         purpose: &str,
@@ -376,6 +376,58 @@ impl Vault {
                 .refuse(actor, purpose, action, Vec::new(), VaultError::Forbidden)
                 .await)
         }
+    }
+
+    /// The fields the actor may write when creating a record of `kind` in `prefecture`
+    /// (of a subject that is not suspended), or why not. No audit: bulk import reports
+    /// refusals per line and audits per batch.
+    pub(crate) fn create_view(
+        &self,
+        actor: &Actor,
+        purpose: &str,
+        kind: RecordKind,
+        prefecture: &str,
+    ) -> Result<BTreeSet<&'static str>, VaultError> {
+        if !actor.tenants.contains(prefecture) {
+            return Err(VaultError::NotFound);
+        }
+        match self.decide(
+            actor,
+            purpose,
+            Action::Create,
+            kind,
+            Some(prefecture),
+            false,
+        ) {
+            Decision::Permit(view) => Ok(view.fields().collect()),
+            Decision::NotFound => Err(VaultError::NotFound),
+            Decision::Forbidden(_) => Err(VaultError::Forbidden),
+        }
+    }
+
+    /// Appends one audit event of a bulk operation (many subjects, field names only) and
+    /// waits until it is durable.
+    pub(crate) async fn audit_bulk(
+        &self,
+        actor: &Actor,
+        purpose: &str,
+        action: &str,
+        subjects: Vec<Uuid>,
+        fields: Vec<String>,
+        outcome: Outcome,
+    ) -> Result<u64, VaultError> {
+        self.record(
+            actor,
+            EventSpec {
+                action,
+                purpose,
+                tenant: None,
+                subjects,
+                fields,
+                outcome,
+            },
+        )
+        .await
     }
 
     // ----- crypto helpers ------------------------------------------------------------
@@ -405,9 +457,19 @@ impl Vault {
         let row = self
             .store
             .get_key(subject_id, key_compartment(compartment))
-            .await?
-            // A subject whose key is gone has been shredded: its data no longer exists.
-            .ok_or(VaultError::NotFound)?;
+            .await?;
+        self.dek_of(subject_id, compartment, row)
+    }
+
+    /// Unwraps a subject's key row as read from the store.
+    fn dek_of(
+        &self,
+        subject_id: Uuid,
+        compartment: Compartment,
+        row: Option<KeyRow>,
+    ) -> Result<Dek, VaultError> {
+        // A subject whose key is gone has been shredded: its data no longer exists.
+        let row = row.ok_or(VaultError::NotFound)?;
         let wrapped = WrappedDek::from_bytes(&row.wrapped)?;
         Ok(self.keys.unwrap_dek(compartment, subject_id, &wrapped)?)
     }
@@ -600,13 +662,30 @@ impl Vault {
         Ok(subject_id)
     }
 
-    /// Builds the write batch for a new subject; also used by bulk import.
+    /// Builds the write batch for a new subject (see [`Vault::subject_ops`]).
     pub(crate) fn subject_batch(
         &self,
         subject_id: Uuid,
         record: &Record,
         prefecture: &str,
     ) -> Result<(WriteBatch, Vec<String>), VaultError> {
+        let (_dek, ops) = self.subject_ops(subject_id, record, prefecture)?;
+        let fields = record.values.keys().map(|k| (*k).to_owned()).collect();
+        Ok((batch_of(ops), fields))
+    }
+
+    /// The operations that create a subject: its subject row, wrapped data keys, its own
+    /// sealed record, its blind indexes and (examinees) the My Number compartment row.
+    /// Also answers the subject's new general data key, which seals its child records.
+    ///
+    /// The one implementation of subject sealing and indexing: registration and bulk
+    /// import both build their writes here.
+    pub(crate) fn subject_ops(
+        &self,
+        subject_id: Uuid,
+        record: &Record,
+        prefecture: &str,
+    ) -> Result<(Dek, Vec<WriteOp>), VaultError> {
         let kind = record.kind;
         let now = Utc::now();
         let (dek, key_row) = self.new_subject_keys(subject_id, Compartment::General)?;
@@ -684,8 +763,75 @@ impl Vault {
                 }
             }
         }
-        let fields = record.values.keys().map(|k| (*k).to_owned()).collect();
-        Ok((batch_of(ops), fields))
+        Ok((dek, ops))
+    }
+
+    /// The operations that create a child record (application, result, qualification,
+    /// meister activity) of `subject_id`, sealed under the subject's general `dek`, with
+    /// its blind indexes. `api_id` is the id the API answers (an application's
+    /// application id, see [`assign_application_id`]).
+    ///
+    /// The one implementation of child sealing and indexing: the record calls and bulk
+    /// import both build their writes here.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn child_ops(
+        &self,
+        dek: &Dek,
+        record: &Record,
+        record_id: Uuid,
+        subject_id: Uuid,
+        parent_id: Option<Uuid>,
+        prefecture: &str,
+        api_id: &str,
+    ) -> Result<Vec<WriteOp>, VaultError> {
+        let kind = record.kind;
+        let cipher = Cipher::new(dek);
+        let mut sealed = SealedRecord::new();
+        self.seal_values(&cipher, kind, record_id, &record.values, &mut sealed)?;
+        let now = Utc::now();
+        let mut ops = vec![WriteOp::InsertRecord(RecordRow {
+            record_id,
+            kind,
+            subject_id,
+            parent_id,
+            prefecture_code: prefecture.to_owned(),
+            fiscal_year: plain_int(record, "fiscal_year").map(|y| y as i32),
+            clock_date: clock_date(record),
+            status: plain_text(record, "status"),
+            version: 1,
+            sealed: sealed.encode(),
+            created_at: now,
+            updated_at: now,
+        })];
+        if kind == RecordKind::Application {
+            if let Some(FieldValue::Text(v)) = record.values.get("exam_number") {
+                ops.extend(
+                    self.index_rows(
+                        index_names::EXAM_NUMBER,
+                        v.as_str(),
+                        false,
+                        record_id,
+                        subject_id,
+                        prefecture,
+                    )
+                    .into_iter()
+                    .map(WriteOp::InsertIndex),
+                );
+            }
+            ops.extend(
+                self.index_rows(
+                    index_names::APPLICATION_ID,
+                    api_id,
+                    true,
+                    record_id,
+                    subject_id,
+                    prefecture,
+                )
+                .into_iter()
+                .map(WriteOp::InsertIndex),
+            );
+        }
+        Ok(ops)
     }
 
     /// Applies a batch whose intent is already in the audit; a failure is audited too.
@@ -715,19 +861,7 @@ impl Vault {
         record: &Record,
         view: &BTreeSet<&'static str>,
     ) -> Result<(), VaultError> {
-        let outside: Vec<&str> = record
-            .values
-            .keys()
-            .filter(|k| !view.contains(*k))
-            // My Number is write-only at intake: whoever may register the examinee may
-            // hand it over with the registration; only a reveal grant reads it back.
-            .filter(|k| {
-                schema::field(record.kind, k).map(|d| d.storage)
-                    != Some(Storage::MyNumberCompartment)
-            })
-            .copied()
-            .collect();
-        if outside.is_empty() {
+        if fields_outside_view(record, view).is_empty() {
             Ok(())
         } else {
             Err(self
@@ -854,6 +988,23 @@ impl Vault {
         view: &BTreeSet<&'static str>,
         api_id: String,
     ) -> Result<RecordView, VaultError> {
+        self.reveal_record_keyed(actor, purpose, action, row, view, api_id, None)
+            .await
+    }
+
+    /// [`Vault::reveal_record`] with the subject's general key row already read
+    /// (`Some(None)`: read, and gone) or to be read (`None`).
+    #[allow(clippy::too_many_arguments)]
+    async fn reveal_record_keyed(
+        &self,
+        actor: &Actor,
+        purpose: &str,
+        action: &str,
+        row: &RecordRow,
+        view: &BTreeSet<&'static str>,
+        api_id: String,
+        key_row: Option<Option<KeyRow>>,
+    ) -> Result<RecordView, VaultError> {
         let kind = row.kind;
         let sealed_names: Vec<String> = SealedRecord::decode(&row.sealed)?
             .iter()
@@ -876,9 +1027,13 @@ impl Vault {
             },
         )
         .await?;
-        let dek = self
-            .subject_dek(row.subject_id, Compartment::General)
-            .await?;
+        let dek = match key_row {
+            Some(key_row) => self.dek_of(row.subject_id, Compartment::General, key_row)?,
+            None => {
+                self.subject_dek(row.subject_id, Compartment::General)
+                    .await?
+            }
+        };
         let cipher = Cipher::new(&dek);
         let mut out = Map::new();
         self.open_fields(&cipher, row, view, &mut out)?;
@@ -1463,69 +1618,22 @@ impl Vault {
         }
         let record_id = crate::store::new_id();
         let api_id = if kind == RecordKind::Application {
-            match record.values.get("application_id") {
-                Some(FieldValue::Text(t)) => t.as_str().to_owned(),
-                _ => {
-                    let generated = record_id.simple().to_string();
-                    record.values.insert(
-                        "application_id",
-                        FieldValue::Text(zeroize::Zeroizing::new(generated.clone())),
-                    );
-                    generated
-                }
-            }
+            assign_application_id(&mut record, record_id)
         } else {
             record_id.to_string()
         };
         self.check_writable(actor, purpose, action, &record, &view)
             .await?;
         let dek = self.subject_dek(subject_id, Compartment::General).await?;
-        let cipher = Cipher::new(&dek);
-        let mut sealed = SealedRecord::new();
-        self.seal_values(&cipher, kind, record_id, &record.values, &mut sealed)?;
-        let now = Utc::now();
-        let mut ops = vec![WriteOp::InsertRecord(RecordRow {
+        let ops = self.child_ops(
+            &dek,
+            &record,
             record_id,
-            kind,
             subject_id,
-            parent_id: parent.map(|p| p.record_id),
-            prefecture_code: prefecture.clone(),
-            fiscal_year: plain_int(&record, "fiscal_year").map(|y| y as i32),
-            clock_date: clock_date(&record),
-            status: plain_text(&record, "status"),
-            version: 1,
-            sealed: sealed.encode(),
-            created_at: now,
-            updated_at: now,
-        })];
-        if kind == RecordKind::Application {
-            if let Some(FieldValue::Text(v)) = record.values.get("exam_number") {
-                ops.extend(
-                    self.index_rows(
-                        index_names::EXAM_NUMBER,
-                        v.as_str(),
-                        false,
-                        record_id,
-                        subject_id,
-                        &prefecture,
-                    )
-                    .into_iter()
-                    .map(WriteOp::InsertIndex),
-                );
-            }
-            ops.extend(
-                self.index_rows(
-                    index_names::APPLICATION_ID,
-                    &api_id,
-                    true,
-                    record_id,
-                    subject_id,
-                    &prefecture,
-                )
-                .into_iter()
-                .map(WriteOp::InsertIndex),
-            );
-        }
+            parent.map(|p| p.record_id),
+            &prefecture,
+            &api_id,
+        )?;
         self.record(
             actor,
             EventSpec {
@@ -1639,6 +1747,80 @@ impl Vault {
                 out.fields.insert("result".into(), Value::Object(r.fields));
             }
         }
+        Ok(out)
+    }
+
+    /// Reads the application with a 受検番号 (exam number) in the caller's view: one
+    /// blind-index look-up, the audit event (durable first), then only the view's fields
+    /// are decrypted. The point read of the `lookup` benchmark.
+    pub async fn read_application_by_exam_number(
+        &self,
+        actor: &Actor,
+        purpose: &str,
+        exam_number: &str,
+    ) -> Result<RecordView, VaultError> {
+        let action = "application.read";
+        self.require_purpose(actor, purpose, action).await?;
+        let key = validate_identifier("exam_number", exam_number)?;
+        let keys: Vec<(u32, [u8; 32])> = self
+            .digests(index_names::EXAM_NUMBER, &key)
+            .iter()
+            .map(|d| (d.version, d.bytes))
+            .collect();
+        // One query: the record, its subject's suspension and its wrapped data key.
+        let found = self
+            .store
+            .read_by_index(
+                index_names::EXAM_NUMBER,
+                &keys,
+                &actor.tenants,
+                KeyCompartment::General,
+            )
+            .await?
+            .filter(|f| f.record.kind == RecordKind::Application);
+        let Some(IndexedRecord {
+            record: row,
+            suspended,
+            key: key_row,
+        }) = found
+        else {
+            return Err(self
+                .refuse(actor, purpose, action, vec![], VaultError::NotFound)
+                .await);
+        };
+        let subjects = vec![row.subject_id];
+        let view = self
+            .permit(
+                actor,
+                purpose,
+                Action::Read,
+                RecordKind::Application,
+                Some(&row.prefecture_code),
+                suspended,
+                &subjects,
+            )
+            .await?;
+        let mut out = self
+            .reveal_record_keyed(
+                actor,
+                purpose,
+                action,
+                &row,
+                &view,
+                String::new(),
+                Some(key_row),
+            )
+            .await?;
+        out.id = out
+            .fields
+            .get("application_id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        out.fields.insert(
+            "examinee_id".into(),
+            Value::String(row.subject_id.to_string()),
+        );
         Ok(out)
     }
 
@@ -1850,8 +2032,43 @@ impl Vault {
     }
 }
 
+/// The fields of `record` that `view` does not let the caller write.
+///
+/// My Number is write-only at intake: whoever may register the examinee may hand it
+/// over with the registration; only a reveal grant reads it back.
+pub(crate) fn fields_outside_view(
+    record: &Record,
+    view: &BTreeSet<&'static str>,
+) -> Vec<&'static str> {
+    record
+        .values
+        .keys()
+        .filter(|k| !view.contains(*k))
+        .filter(|k| {
+            schema::field(record.kind, k).map(|d| d.storage) != Some(Storage::MyNumberCompartment)
+        })
+        .copied()
+        .collect()
+}
+
+/// Gives an application without an application id (申請受付ID) one made from its record
+/// id, and answers the application id.
+pub(crate) fn assign_application_id(record: &mut Record, record_id: Uuid) -> String {
+    match record.values.get("application_id") {
+        Some(FieldValue::Text(t)) => t.as_str().to_owned(),
+        _ => {
+            let generated = record_id.simple().to_string();
+            record.values.insert(
+                "application_id",
+                FieldValue::Text(zeroize::Zeroizing::new(generated.clone())),
+            );
+            generated
+        }
+    }
+}
+
 /// The audit action name of a record operation, e.g. `examinee.read`.
-fn action_name(action: Action, kind: RecordKind) -> &'static str {
+pub(crate) fn action_name(action: Action, kind: RecordKind) -> &'static str {
     use Action as A;
     use RecordKind as K;
     match (kind, action) {

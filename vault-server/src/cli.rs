@@ -133,6 +133,8 @@ enum Command {
     },
     /// Restore a SQLite backup (vault stopped) and re-apply the shred list.
     Restore(crate::cli_lifecycle::RestoreArgs),
+    /// Bulk import of an NDJSON file (resumable; progress bar on a terminal).
+    Import(crate::import::ImportArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -393,6 +395,7 @@ async fn dispatch(cmd: Command) -> Result<(), CliError> {
         Command::Holds { cmd } => crate::cli_lifecycle::holds(cmd).await,
         Command::Backup { session, to } => crate::cli_lifecycle::backup(session, to).await,
         Command::Restore(args) => crate::cli_lifecycle::restore(args).await,
+        Command::Import(args) => crate::import::run(args).await,
     }
 }
 

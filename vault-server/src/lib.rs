@@ -31,6 +31,7 @@ pub(crate) mod cli_lifecycle;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub(crate) mod import;
 pub mod keyring;
 pub mod metrics;
 pub(crate) mod middleware;

@@ -4,13 +4,14 @@
 //! inserts into one multi-row insert per table (in foreign-key order), so a batch of a
 //! thousand imported subjects costs a few dozen statements, not thousands.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::rows::{
-    HistoryRow, IndexRow, KeyCompartment, KeyRow, MyNumberRow, RecordRow, RecordUpdate, SubjectRow,
+    HistoryRow, ImportProgressRow, IndexRow, KeyCompartment, KeyRow, MyNumberRow, RecordRow,
+    RecordUpdate, SubjectRow,
 };
 
 /// One change in a [`WriteBatch`].
@@ -94,6 +95,9 @@ pub enum WriteOp {
         /// The subject.
         subject_id: Uuid,
     },
+    /// Records how far a bulk import run has committed its input, replacing the run's
+    /// previous progress row.
+    SaveImportProgress(ImportProgressRow),
     /// Crypto-shreds one compartment of a subject: deletes its wrapped data key (no-op if
     /// there is none). Used for the My Number rule (C23), which shreds the compartment
     /// and leaves the rest of the subject.
@@ -224,8 +228,18 @@ pub(super) enum Step {
     History(Vec<HistoryRow>),
     Indexes(Vec<IndexRow>),
     MyNumbers(Vec<MyNumberRow>),
+    /// A run of consecutive [`WriteOp::RewrapKey`]s: one multi-row `UPDATE` per chunk
+    /// (key rotation re-wraps thousands of keys per batch).
+    Rewraps(Vec<Rewrap>),
     /// An operation that is not a plain insert, executed on its own, in batch order.
     Single(WriteOp),
+}
+
+/// One [`WriteOp::RewrapKey`], unpacked.
+pub(super) struct Rewrap {
+    pub(super) key: KeyRow,
+    pub(super) expected_kek_id: String,
+    pub(super) expected_kek_version: u32,
 }
 
 /// Inserts collected between two non-insert operations.
@@ -277,6 +291,8 @@ impl Pending {
 pub(super) fn plan(batch: WriteBatch) -> Vec<Step> {
     let mut steps = Vec::new();
     let mut pending = Pending::default();
+    // Keys in the last `Step::Rewraps`.
+    let mut rewrap_keys: HashSet<(Uuid, KeyCompartment)> = HashSet::new();
     for op in batch.ops {
         match op {
             WriteOp::InsertSubject(row) => pending.subjects.push(row),
@@ -294,6 +310,29 @@ pub(super) fn plan(batch: WriteBatch) -> Vec<Step> {
             WriteOp::InsertHistory(row) => pending.history.push(row),
             WriteOp::InsertIndex(row) => pending.indexes.push(row),
             WriteOp::InsertMyNumber(row) => pending.my_numbers.push(row),
+            WriteOp::RewrapKey {
+                key,
+                expected_kek_id,
+                expected_kek_version,
+            } => {
+                pending.flush(&mut steps);
+                let rewrap = Rewrap {
+                    key,
+                    expected_kek_id,
+                    expected_kek_version,
+                };
+                // One statement updates each key at most once: a second re-wrap of the
+                // same key starts a new statement, so it sees the first one's result.
+                let slot = (rewrap.key.subject_id, rewrap.key.compartment);
+                match steps.last_mut() {
+                    Some(Step::Rewraps(run)) if rewrap_keys.insert(slot) => run.push(rewrap),
+                    _ => {
+                        rewrap_keys.clear();
+                        rewrap_keys.insert(slot);
+                        steps.push(Step::Rewraps(vec![rewrap]));
+                    }
+                }
+            }
             other => {
                 pending.flush(&mut steps);
                 steps.push(Step::Single(other));
@@ -391,11 +430,46 @@ mod tests {
                 Step::History(r) => format!("history×{}", r.len()),
                 Step::Indexes(r) => format!("indexes×{}", r.len()),
                 Step::MyNumbers(r) => format!("my_numbers×{}", r.len()),
+                Step::Rewraps(r) => format!("rewraps×{}", r.len()),
                 Step::Single(WriteOp::DeleteIndexes { .. }) => "delete_indexes".into(),
                 Step::Single(WriteOp::DeleteSubject { .. }) => "delete_subject".into(),
                 Step::Single(_) => "other".into(),
             })
             .collect()
+    }
+
+    #[test]
+    fn consecutive_rewraps_become_one_step_in_batch_order() {
+        let mut b = WriteBatch::new();
+        let s = Uuid::new_v4();
+        b.insert_subject(subject(s));
+        for n in 0..3 {
+            b.push(WriteOp::RewrapKey {
+                key: key(Uuid::new_v4(), n),
+                expected_kek_id: "general".into(),
+                expected_kek_version: 1,
+            });
+        }
+        b.delete_subject(s);
+        let again = Uuid::new_v4();
+        for n in 0..2 {
+            b.push(WriteOp::RewrapKey {
+                key: key(again, n),
+                expected_kek_id: "general".into(),
+                expected_kek_version: 1,
+            });
+        }
+        // The second re-wrap of one key must see the first: a statement of its own.
+        assert_eq!(
+            shape(&plan(b)),
+            [
+                "subjects×1",
+                "rewraps×3",
+                "delete_subject",
+                "rewraps×1",
+                "rewraps×1"
+            ]
+        );
     }
 
     #[test]

@@ -109,8 +109,9 @@ mod sqlite;
 pub use batch::{WriteBatch, WriteOp};
 pub use postgres::PgStore;
 pub use rows::{
-    HistoryRow, IndexHit, IndexRow, KekCount, KeyCompartment, KeyRow, MyNumberRow, RecordOwner,
-    RecordQuery, RecordRow, RecordUpdate, SubjectKind, SubjectRow,
+    HistoryRow, ImportProgressRow, IndexHit, IndexRow, IndexedRecord, KekCount, KeyCompartment,
+    KeyRow, MyNumberRow, RecordOwner, RecordQuery, RecordRow, RecordUpdate, SubjectKind,
+    SubjectRow,
 };
 pub use sqlite::SqliteStore;
 
@@ -182,6 +183,20 @@ pub trait Store: Send + Sync {
         limit: u32,
     ) -> Result<Vec<IndexHit>, StoreError>;
 
+    /// Point read through a blind index, in one query: the first record (by record id)
+    /// whose `field` has one of `digests` and that lies inside `scope` (by the index
+    /// row's and the record's prefecture code), with its subject's suspension flag
+    /// (whatever the subject's own prefecture) and the subject's wrapped key of
+    /// `compartment`. What [`find_by_index`](Store::find_by_index), `get_record`,
+    /// `get_subject` and `get_key` answer together, for the hot read path.
+    async fn read_by_index(
+        &self,
+        field: &str,
+        digests: &[(u32, [u8; 32])],
+        scope: &TenantScope,
+        compartment: KeyCompartment,
+    ) -> Result<Option<IndexedRecord>, StoreError>;
+
     /// A subject's wrapped key of one compartment. Not tenant-scoped: callers fetch the
     /// subject (scoped) first; key rotation needs every key.
     async fn get_key(
@@ -217,6 +232,10 @@ pub trait Store: Send + Sync {
         after_subject: Option<Uuid>,
         limit: u32,
     ) -> Result<Vec<KeyRow>, StoreError>;
+
+    /// Every bulk import run's progress (see [`WriteOp::SaveImportProgress`]), fewest
+    /// committed bytes first.
+    async fn import_progress(&self) -> Result<Vec<ImportProgressRow>, StoreError>;
 }
 
 /// The [`Store`] of a connected backend. Open it once and share the `Arc`: on SQLite

@@ -11,11 +11,11 @@ use sqlx::{Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 use vault_policy::{RecordKind, TenantScope};
 
-use super::batch::{chunks, plan, Step, WriteBatch, WriteOp};
+use super::batch::{chunks, plan, Rewrap, Step, WriteBatch, WriteOp};
 use super::rows::{
-    parse_record_kind, version_u32, HistoryRow, IndexHit, IndexRow, KekCount, KeyCompartment,
-    KeyRow, MyNumberRow, RecordOwner, RecordQuery, RecordRow, RecordUpdate, SubjectKind,
-    SubjectRow,
+    parse_record_kind, version_u32, HistoryRow, ImportProgressRow, IndexHit, IndexRow,
+    IndexedRecord, KekCount, KeyCompartment, KeyRow, MyNumberRow, RecordOwner, RecordQuery,
+    RecordRow, RecordUpdate, SubjectKind, SubjectRow,
 };
 use super::{micros, run_detached, sql_limit, Store, StoreError};
 
@@ -502,6 +502,23 @@ async fn run_single(conn: &mut PgConnection, op: WriteOp) -> Result<(), StoreErr
                 .await?;
             Ok(())
         }
+        WriteOp::SaveImportProgress(p) => {
+            sqlx::query(
+                "INSERT INTO import_progress (run_id, prefix_digest, lines, bytes, started_at, \
+                 updated_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_id) DO UPDATE SET \
+                 prefix_digest = excluded.prefix_digest, lines = excluded.lines, \
+                 bytes = excluded.bytes, updated_at = excluded.updated_at",
+            )
+            .bind(p.run_id)
+            .bind(&p.prefix_digest[..])
+            .bind(count_i64(p.lines)?)
+            .bind(count_i64(p.bytes)?)
+            .bind(micros(p.started_at))
+            .bind(micros(p.updated_at))
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
         WriteOp::DeleteKey {
             subject_id,
             compartment,
@@ -521,6 +538,71 @@ async fn run_single(conn: &mut PgConnection, op: WriteOp) -> Result<(), StoreErr
         WriteOp::InsertIndex(r) => insert_indexes(conn, vec![r]).await,
         WriteOp::InsertMyNumber(r) => insert_my_numbers(conn, vec![r]).await,
     }
+}
+
+/// Re-wraps keys with one `UPDATE … FROM UNNEST(…)` per chunk; a key no longer under its
+/// expected KEK version (re-wrapped or shredded meanwhile) is left as it is.
+async fn rewrap_keys(conn: &mut PgConnection, rows: Vec<Rewrap>) -> Result<(), StoreError> {
+    for chunk in chunks(rows, INSERT_CHUNK) {
+        let n = chunk.len();
+        let mut subject = Vec::with_capacity(n);
+        let mut compartment = Vec::with_capacity(n);
+        let mut kek_id = Vec::with_capacity(n);
+        let mut kek_version = Vec::with_capacity(n);
+        let mut wrapped = Vec::with_capacity(n);
+        let mut old_kek_id = Vec::with_capacity(n);
+        let mut old_kek_version = Vec::with_capacity(n);
+        for r in chunk {
+            subject.push(r.key.subject_id);
+            compartment.push(r.key.compartment.as_str());
+            kek_id.push(r.key.kek_id);
+            kek_version.push(i64::from(r.key.kek_version));
+            wrapped.push(r.key.wrapped);
+            old_kek_id.push(r.expected_kek_id);
+            old_kek_version.push(i64::from(r.expected_kek_version));
+        }
+        sqlx::query(
+            "UPDATE subject_keys AS k SET kek_id = v.kek_id, kek_version = v.kek_version, \
+             wrapped = v.wrapped FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::int8[], \
+             $5::bytea[], $6::text[], $7::int8[]) AS v(subject_id, compartment, kek_id, \
+             kek_version, wrapped, old_kek_id, old_kek_version) \
+             WHERE k.subject_id = v.subject_id AND k.compartment = v.compartment \
+             AND k.kek_id = v.old_kek_id AND k.kek_version = v.old_kek_version",
+        )
+        .bind(subject)
+        .bind(compartment)
+        .bind(kek_id)
+        .bind(kek_version)
+        .bind(wrapped)
+        .bind(old_kek_id)
+        .bind(old_kek_version)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// A count as an SQL bigint.
+fn count_i64(n: u64) -> Result<i64, StoreError> {
+    i64::try_from(n).map_err(|_| StoreError::Constraint("count out of range".into()))
+}
+
+fn import_progress_from_row(row: &PgRow) -> Result<ImportProgressRow, StoreError> {
+    let digest: Vec<u8> = row.try_get("prefix_digest")?;
+    let count = |column: &str| -> Result<u64, StoreError> {
+        u64::try_from(row.try_get::<i64, _>(column)?)
+            .map_err(|_| StoreError::Corrupt(format!("import_progress.{column}")))
+    };
+    Ok(ImportProgressRow {
+        run_id: row.try_get("run_id")?,
+        prefix_digest: digest
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("import_progress.prefix_digest".into()))?,
+        lines: count("lines")?,
+        bytes: count("bytes")?,
+        started_at: row.try_get("started_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
 }
 
 async fn apply_batch(pool: PgPool, batch: WriteBatch) -> Result<(), StoreError> {
@@ -547,6 +629,7 @@ async fn run_steps(conn: &mut PgConnection, steps: Vec<Step>) -> Result<(), Stor
             Step::History(rows) => insert_history(conn, rows).await?,
             Step::Indexes(rows) => insert_indexes(conn, rows).await?,
             Step::MyNumbers(rows) => insert_my_numbers(conn, rows).await?,
+            Step::Rewraps(rows) => rewrap_keys(conn, rows).await?,
             Step::Single(op) => run_single(conn, op).await?,
         }
     }
@@ -730,6 +813,78 @@ impl Store for PgStore {
             .collect()
     }
 
+    async fn read_by_index(
+        &self,
+        field: &str,
+        digests: &[(u32, [u8; 32])],
+        scope: &TenantScope,
+        compartment: KeyCompartment,
+    ) -> Result<Option<IndexedRecord>, StoreError> {
+        if digests.is_empty() {
+            return Ok(None);
+        }
+        let bytes: Vec<Vec<u8>> = digests.iter().map(|(_, d)| d.to_vec()).collect();
+        // Only `digest = ANY` in SQL: a short statement whose generic plan PostgreSQL
+        // keeps (the pair test of `find_by_index` made it plan every execution, ~2 ms).
+        // The key version is checked below; equal digests under two index-key versions
+        // would take a SHA-256 collision.
+        let mut qb = QueryBuilder::<Postgres>::new(
+            "SELECT r.record_id, r.kind, r.subject_id, r.parent_id, r.prefecture_code, \
+             r.fiscal_year, r.clock_date, r.status, r.version, r.sealed, r.created_at, \
+             r.updated_at, s.suspended AS subject_suspended, k.compartment AS key_compartment, \
+             k.kek_id AS key_kek_id, k.kek_version AS key_kek_version, k.wrapped AS key_wrapped, \
+             i.key_version AS index_key_version, i.digest AS index_digest \
+             FROM blind_index i JOIN records r ON r.record_id = i.record_id \
+             JOIN subjects s ON s.subject_id = r.subject_id \
+             LEFT JOIN subject_keys k ON k.subject_id = r.subject_id AND k.compartment = ",
+        );
+        qb.push_bind(compartment.as_str())
+            .push(" WHERE i.field = ")
+            .push_bind(field)
+            .push(" AND i.digest = ANY(")
+            .push_bind(bytes)
+            .push(")");
+        push_scope(&mut qb, "i.prefecture_code", scope);
+        push_scope(&mut qb, "r.prefecture_code", scope);
+        qb.push(" ORDER BY r.record_id");
+        let rows = qb.build().fetch_all(&self.pool).await?;
+        let mut found = None;
+        for row in rows {
+            let version =
+                version_u32(row.try_get("index_key_version")?, "blind_index.key_version")?;
+            let digest: Vec<u8> = row.try_get("index_digest")?;
+            if digests
+                .iter()
+                .any(|(v, d)| *v == version && d[..] == digest[..])
+            {
+                found = Some(row);
+                break;
+            }
+        }
+        let Some(row) = found else {
+            return Ok(None);
+        };
+        let record = record_from_row(&row)?;
+        let key = match row.try_get::<Option<String>, _>("key_compartment")? {
+            None => None,
+            Some(c) => Some(KeyRow {
+                subject_id: record.subject_id,
+                compartment: KeyCompartment::parse(&c)?,
+                kek_id: row.try_get("key_kek_id")?,
+                kek_version: version_u32(
+                    row.try_get("key_kek_version")?,
+                    "subject_keys.kek_version",
+                )?,
+                wrapped: row.try_get("key_wrapped")?,
+            }),
+        };
+        Ok(Some(IndexedRecord {
+            suspended: row.try_get("subject_suspended")?,
+            record,
+            key,
+        }))
+    }
+
     async fn get_key(
         &self,
         subject_id: Uuid,
@@ -830,5 +985,17 @@ impl Store for PgStore {
             .iter()
             .map(key_from_row)
             .collect()
+    }
+
+    async fn import_progress(&self) -> Result<Vec<ImportProgressRow>, StoreError> {
+        sqlx::query(
+            "SELECT run_id, prefix_digest, lines, bytes, started_at, updated_at \
+             FROM import_progress ORDER BY bytes, run_id",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(import_progress_from_row)
+        .collect()
     }
 }

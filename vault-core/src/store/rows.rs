@@ -332,6 +332,49 @@ impl fmt::Debug for MyNumberRow {
     }
 }
 
+/// How far one bulk import run has committed its input file (`kentei-vault import`).
+///
+/// Written with each committed batch, in the same transaction; read when an import
+/// starts, to skip the lines an earlier run already committed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ImportProgressRow {
+    /// The import run.
+    pub run_id: Uuid,
+    /// SHA-256 over the first `lines` lines of the input, each followed by `\n`.
+    pub prefix_digest: [u8; 32],
+    /// Lines committed (imported or reported as rejected).
+    pub lines: u64,
+    /// Bytes of those lines, counting one `\n` per line.
+    pub bytes: u64,
+    /// When the run started.
+    pub started_at: DateTime<Utc>,
+    /// When the run last committed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl fmt::Debug for ImportProgressRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ImportProgressRow")
+            .field("run_id", &self.run_id)
+            .field("prefix_digest", &BlobLen(self.prefix_digest.len()))
+            .field("lines", &self.lines)
+            .field("bytes", &self.bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A point read through a blind index ([`Store::read_by_index`](super::Store::read_by_index)):
+/// the record, whether its subject's use is suspended, and the subject's wrapped key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexedRecord {
+    /// The record.
+    pub record: RecordRow,
+    /// 利用停止 of the record's subject.
+    pub suspended: bool,
+    /// The subject's wrapped key of the compartment asked for, if it still exists.
+    pub key: Option<KeyRow>,
+}
+
 /// A blind-index match: the record holding the value and its subject.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct IndexHit {

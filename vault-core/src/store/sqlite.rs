@@ -16,11 +16,11 @@ use uuid::fmt::Hyphenated;
 use uuid::Uuid;
 use vault_policy::{RecordKind, TenantScope};
 
-use super::batch::{chunks, plan, power_chunks, Step, WriteBatch, WriteOp};
+use super::batch::{chunks, plan, power_chunks, Rewrap, Step, WriteBatch, WriteOp};
 use super::rows::{
-    parse_record_kind, version_u32, HistoryRow, IndexHit, IndexRow, KekCount, KeyCompartment,
-    KeyRow, MyNumberRow, RecordOwner, RecordQuery, RecordRow, RecordUpdate, SubjectKind,
-    SubjectRow,
+    parse_record_kind, version_u32, HistoryRow, ImportProgressRow, IndexHit, IndexRow,
+    IndexedRecord, KekCount, KeyCompartment, KeyRow, MyNumberRow, RecordOwner, RecordQuery,
+    RecordRow, RecordUpdate, SubjectKind, SubjectRow,
 };
 use super::{micros, run_detached, sql_limit, Store, StoreError};
 
@@ -498,6 +498,23 @@ async fn run_single(conn: &mut SqliteConnection, op: WriteOp) -> Result<(), Stor
                 .await?;
             Ok(())
         }
+        WriteOp::SaveImportProgress(p) => {
+            sqlx::query(
+                "INSERT INTO import_progress (run_id, prefix_digest, lines, bytes, started_at, \
+                 updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET \
+                 prefix_digest = excluded.prefix_digest, lines = excluded.lines, \
+                 bytes = excluded.bytes, updated_at = excluded.updated_at",
+            )
+            .bind(id(p.run_id))
+            .bind(&p.prefix_digest[..])
+            .bind(count_i64(p.lines)?)
+            .bind(count_i64(p.bytes)?)
+            .bind(micros(p.started_at))
+            .bind(micros(p.updated_at))
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
         WriteOp::DeleteKey {
             subject_id,
             compartment,
@@ -517,6 +534,58 @@ async fn run_single(conn: &mut SqliteConnection, op: WriteOp) -> Result<(), Stor
         WriteOp::InsertIndex(r) => insert_indexes(conn, vec![r]).await,
         WriteOp::InsertMyNumber(r) => insert_my_numbers(conn, vec![r]).await,
     }
+}
+
+/// Re-wraps keys with one `UPDATE … FROM (VALUES …)` per chunk; a key no longer under
+/// its expected KEK version (re-wrapped or shredded meanwhile) is left as it is.
+async fn rewrap_keys(conn: &mut SqliteConnection, rows: Vec<Rewrap>) -> Result<(), StoreError> {
+    for chunk in power_chunks(rows, INSERT_CHUNK) {
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "WITH v (subject_id, compartment, kek_id, kek_version, wrapped, old_kek_id, \
+             old_kek_version) AS (",
+        );
+        qb.push_values(chunk, |mut b, r| {
+            b.push_bind(id(r.key.subject_id))
+                .push_bind(r.key.compartment.as_str())
+                .push_bind(r.key.kek_id)
+                .push_bind(i64::from(r.key.kek_version))
+                .push_bind(r.key.wrapped)
+                .push_bind(r.expected_kek_id)
+                .push_bind(i64::from(r.expected_kek_version));
+        });
+        qb.push(
+            ") UPDATE subject_keys SET kek_id = v.kek_id, kek_version = v.kek_version, \
+             wrapped = v.wrapped FROM v WHERE subject_keys.subject_id = v.subject_id \
+             AND subject_keys.compartment = v.compartment \
+             AND subject_keys.kek_id = v.old_kek_id \
+             AND subject_keys.kek_version = v.old_kek_version",
+        );
+        qb.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// A count as an SQL integer.
+fn count_i64(n: u64) -> Result<i64, StoreError> {
+    i64::try_from(n).map_err(|_| StoreError::Constraint("count out of range".into()))
+}
+
+fn import_progress_from_row(row: &SqliteRow) -> Result<ImportProgressRow, StoreError> {
+    let digest: Vec<u8> = row.try_get("prefix_digest")?;
+    let count = |column: &str| -> Result<u64, StoreError> {
+        u64::try_from(row.try_get::<i64, _>(column)?)
+            .map_err(|_| StoreError::Corrupt(format!("import_progress.{column}")))
+    };
+    Ok(ImportProgressRow {
+        run_id: row.try_get::<Hyphenated, _>("run_id")?.into_uuid(),
+        prefix_digest: digest
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("import_progress.prefix_digest".into()))?,
+        lines: count("lines")?,
+        bytes: count("bytes")?,
+        started_at: row.try_get("started_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
 }
 
 async fn apply_batch(writer: SqlitePool, batch: WriteBatch) -> Result<(), StoreError> {
@@ -546,6 +615,7 @@ async fn run_steps(conn: &mut SqliteConnection, steps: Vec<Step>) -> Result<(), 
             Step::History(rows) => insert_history(conn, rows).await?,
             Step::Indexes(rows) => insert_indexes(conn, rows).await?,
             Step::MyNumbers(rows) => insert_my_numbers(conn, rows).await?,
+            Step::Rewraps(rows) => rewrap_keys(conn, rows).await?,
             Step::Single(op) => run_single(conn, op).await?,
         }
     }
@@ -738,6 +808,72 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn read_by_index(
+        &self,
+        field: &str,
+        digests: &[(u32, [u8; 32])],
+        scope: &TenantScope,
+        compartment: KeyCompartment,
+    ) -> Result<Option<IndexedRecord>, StoreError> {
+        if digests.is_empty() {
+            return Ok(None);
+        }
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "SELECT r.record_id, r.kind, r.subject_id, r.parent_id, r.prefecture_code, \
+             r.fiscal_year, r.clock_date, r.status, r.version, r.sealed, r.created_at, \
+             r.updated_at, s.suspended AS subject_suspended, k.compartment AS key_compartment, \
+             k.kek_id AS key_kek_id, k.kek_version AS key_kek_version, k.wrapped AS key_wrapped \
+             FROM blind_index i JOIN records r ON r.record_id = i.record_id \
+             JOIN subjects s ON s.subject_id = r.subject_id \
+             LEFT JOIN subject_keys k ON k.subject_id = r.subject_id AND k.compartment = ",
+        );
+        qb.push_bind(compartment.as_str())
+            .push(" WHERE i.field = ")
+            .push_bind(field);
+        qb.push(" AND i.digest IN (");
+        let mut list = qb.separated(", ");
+        for (_, digest) in digests {
+            list.push_bind(&digest[..]);
+        }
+        qb.push(") AND (");
+        for (n, (version, digest)) in digests.iter().enumerate() {
+            if n > 0 {
+                qb.push(" OR ");
+            }
+            qb.push("(i.key_version = ")
+                .push_bind(i64::from(*version))
+                .push(" AND i.digest = ")
+                .push_bind(&digest[..])
+                .push(")");
+        }
+        qb.push(")");
+        push_scope(&mut qb, "i.prefecture_code", scope);
+        push_scope(&mut qb, "r.prefecture_code", scope);
+        qb.push(" ORDER BY r.record_id LIMIT 1");
+        let Some(row) = qb.build().fetch_optional(&self.pool).await? else {
+            return Ok(None);
+        };
+        let record = record_from_row(&row)?;
+        let key = match row.try_get::<Option<String>, _>("key_compartment")? {
+            None => None,
+            Some(c) => Some(KeyRow {
+                subject_id: record.subject_id,
+                compartment: KeyCompartment::parse(&c)?,
+                kek_id: row.try_get("key_kek_id")?,
+                kek_version: version_u32(
+                    row.try_get("key_kek_version")?,
+                    "subject_keys.kek_version",
+                )?,
+                wrapped: row.try_get("key_wrapped")?,
+            }),
+        };
+        Ok(Some(IndexedRecord {
+            suspended: row.try_get("subject_suspended")?,
+            record,
+            key,
+        }))
+    }
+
     async fn get_key(
         &self,
         subject_id: Uuid,
@@ -838,5 +974,17 @@ impl Store for SqliteStore {
             .iter()
             .map(key_from_row)
             .collect()
+    }
+
+    async fn import_progress(&self) -> Result<Vec<ImportProgressRow>, StoreError> {
+        sqlx::query(
+            "SELECT run_id, prefix_digest, lines, bytes, started_at, updated_at \
+             FROM import_progress ORDER BY bytes, run_id",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(import_progress_from_row)
+        .collect()
     }
 }
