@@ -871,6 +871,8 @@ async fn serve(cfg: Config, accept_shorter_retention: bool) -> Result<(), CliErr
         }
     };
     let addr = listener.local_addr().map_err(CliError::runtime)?;
+    // Signal handlers first: a SIGTERM right after "listening" must drain, not kill.
+    let shutdown = server::shutdown_signal();
     if !addr.ip().is_loopback() && tls.is_none() {
         tracing::warn!(addr = %addr, "listening beyond loopback without TLS; terminate TLS in front of the vault");
     }
@@ -887,7 +889,7 @@ async fn serve(cfg: Config, accept_shorter_retention: bool) -> Result<(), CliErr
         tls_handshake_timeout: cfg.tls_handshake_timeout,
         shutdown_grace: cfg.shutdown_grace,
     };
-    let r = server::serve(listener, crate::app(state), opts, server::shutdown_signal()).await;
+    let r = server::serve(listener, crate::app(state), opts, shutdown).await;
     if let Some(task) = background {
         task.abort();
     }
