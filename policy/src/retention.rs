@@ -158,12 +158,24 @@ impl Period {
         matches!(self, Period::Permanent)
     }
 
-    /// The last day a record is kept when its clock started on `clock_start`.
+    /// The last day a record is kept when its clock event fell on `clock_start`.
     ///
-    /// The 行政文書 convention: the period ends at the end of its last day. Adding years or
-    /// months to a day the target month lacks (29 February, 31st) lands on that month's last
-    /// day (民法 §143 (2)). `None` when the period is permanent or the date would overflow.
+    /// The 行政文書 convention, the same count as vault-core's retention module (which the
+    /// vault's retention runs use): the period starts the day after the clock event
+    /// (初日不算入, 民法第140条); a period of years or months ends the day before the day
+    /// of its last month that corresponds to the start day, or on that month's last day
+    /// when the month has no such day (民法第143条第2項); days are added after. `None`
+    /// when the period is permanent or the date would overflow.
+    ///
+    /// Example: 1 month from 2024-04-30 is kept through 2024-05-31 (the period is May).
     pub fn kept_through(self, clock_start: NaiveDate) -> Option<NaiveDate> {
+        self.due_from(clock_start)?.pred_opt()
+    }
+
+    /// The first day a record may be deleted (the day after [`Period::kept_through`]).
+    ///
+    /// Example: an FY2020 application (clock 2021-03-31) kept 5 years is due from 2026-04-01.
+    pub fn due_from(self, clock_start: NaiveDate) -> Option<NaiveDate> {
         match self {
             Period::Permanent => None,
             Period::Finite {
@@ -171,19 +183,29 @@ impl Period {
                 months,
                 days,
             } => {
+                let start = clock_start.succ_opt()?;
                 let total_months = years.checked_mul(12)?.checked_add(months)?;
-                clock_start
-                    .checked_add_months(Months::new(total_months))?
-                    .checked_add_days(Days::new(u64::from(days)))
+                add_months_civil(start, total_months)?.checked_add_days(Days::new(u64::from(days)))
             }
         }
     }
+}
 
-    /// The first day a record may be deleted (the day after [`Period::kept_through`]).
-    ///
-    /// Example: an FY2020 application (clock 2021-03-31) kept 5 years is due from 2026-04-01.
-    pub fn due_from(self, clock_start: NaiveDate) -> Option<NaiveDate> {
-        self.kept_through(clock_start)?.succ_opt()
+/// The day after the last day of a period of `months` months that started on `start`
+/// (民法第143条).
+fn add_months_civil(start: NaiveDate, months: u32) -> Option<NaiveDate> {
+    use chrono::Datelike;
+    if months == 0 {
+        return Some(start);
+    }
+    let index = i64::from(start.year()) * 12 + i64::from(start.month0()) + i64::from(months);
+    let year = i32::try_from(index.div_euclid(12)).ok()?;
+    let month = u32::try_from(index.rem_euclid(12)).ok()? + 1;
+    match NaiveDate::from_ymd_opt(year, month, start.day()) {
+        // The corresponding day exists: the period ended the day before it.
+        Some(corresponding) => Some(corresponding),
+        // No corresponding day: the period ended on that month's last day.
+        None => NaiveDate::from_ymd_opt(year, month, 1)?.checked_add_months(Months::new(1)),
     }
 }
 
@@ -338,6 +360,23 @@ mod tests {
     fn zero_period_is_due_the_next_day() {
         let p: Period = "0 days".parse().unwrap();
         assert_eq!(p.due_from(date(2024, 5, 1)), Some(date(2024, 5, 2)));
+    }
+
+    #[test]
+    fn a_month_from_a_short_months_last_day_runs_to_the_end_of_the_next_month() {
+        let p: Period = "1 month".parse().unwrap();
+        assert_eq!(p.kept_through(date(2024, 4, 30)), Some(date(2024, 5, 31)));
+        assert_eq!(p.due_from(date(2024, 4, 30)), Some(date(2024, 6, 1)));
+        assert_eq!(p.kept_through(date(2021, 1, 30)), Some(date(2021, 2, 28)));
+        assert_eq!(p.kept_through(date(2024, 1, 15)), Some(date(2024, 2, 15)));
+    }
+
+    #[test]
+    fn days_are_added_after_years_and_months() {
+        let p: Period = "1 year 2 months 3 days".parse().unwrap();
+        assert_eq!(p.kept_through(date(2021, 3, 31)), Some(date(2022, 6, 3)));
+        let p: Period = "10 days".parse().unwrap();
+        assert_eq!(p.kept_through(date(2024, 5, 1)), Some(date(2024, 5, 11)));
     }
 
     #[test]

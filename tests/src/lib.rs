@@ -290,6 +290,29 @@ impl Vault {
         )
     }
 
+    /// Creates an account as `admin_token`; returns the whole answer
+    /// (`account_id`, `token`, `token_id`, `token_expires_at`).
+    pub async fn create_account_json(&self, admin_token: &str, body: Value) -> Value {
+        let r = self
+            .req(
+                reqwest::Method::POST,
+                "/v1/accounts",
+                admin_token,
+                Some("account_management"),
+            )
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(
+            r.status(),
+            201,
+            "create account: {}",
+            r.text().await.unwrap_or_default()
+        );
+        r.json().await.expect("json")
+    }
+
     /// Creates an account as `admin_token`; returns (account_id, token).
     pub async fn create_account(&self, admin_token: &str, body: Value) -> (String, String) {
         let r = self
@@ -314,6 +337,51 @@ impl Vault {
             v["account_id"].as_str().expect("id").to_owned(),
             v["token"].as_str().expect("token").to_owned(),
         )
+    }
+
+    /// A client whose connections come from `local` (e.g. `127.0.0.2`), so that a
+    /// test can act from a second source address (the throttle counts per source).
+    pub fn client_from(&self, local: std::net::IpAddr) -> reqwest::Client {
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .local_address(local)
+            .build()
+            .expect("client")
+    }
+
+    /// Creates a security officer (all prefectures); returns (account_id, token).
+    pub async fn security_officer(&self, admin_token: &str, name: &str) -> (String, String) {
+        self.create_account(
+            admin_token,
+            json!({"name": name, "roles": ["security_officer"], "prefectures": ["*"]}),
+        )
+        .await
+    }
+
+    /// `GET /v1/audit/events?QUERY` as `officer` (purpose `audit_review`) with `client`;
+    /// answers the events (newest first), asserting 200.
+    pub async fn audit_events_with(
+        &self,
+        client: &reqwest::Client,
+        officer: &str,
+        query: &str,
+    ) -> Vec<Value> {
+        let r = client
+            .get(self.url(&format!("/v1/audit/events?{query}")))
+            .bearer_auth(officer)
+            .header(PURPOSE, "audit_review")
+            .send()
+            .await
+            .expect("send");
+        let status = r.status();
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(status, 200, "audit events: {body}");
+        body["events"].as_array().expect("events").clone()
+    }
+
+    /// `GET /v1/audit/events?QUERY` as `officer` with the default client.
+    pub async fn audit_events(&self, officer: &str, query: &str) -> Vec<Value> {
+        self.audit_events_with(&self.client, officer, query).await
     }
 
     /// Everything the server wrote to stderr so far.

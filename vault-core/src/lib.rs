@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod audit;
 pub mod crypto;
 pub mod import;
+pub mod lifecycle;
 pub mod model;
 pub mod retention;
 pub mod store;

@@ -643,7 +643,7 @@ impl Vault {
         self.check_writable(actor, purpose, action, &record, &view)
             .await?;
 
-        let subject_id = Uuid::new_v4();
+        let subject_id = crate::store::new_id();
         let (batch, fields) = self.subject_batch(subject_id, &record, &prefecture)?;
         self.record(
             actor,
@@ -899,16 +899,18 @@ impl Vault {
             Decision::Permit(v) => v.fields().collect::<BTreeSet<_>>(),
             _ => BTreeSet::new(),
         };
-        if app_view.contains("application_id") && !apps.is_empty() {
-            let dek = self.subject_dek(id, Compartment::General).await?;
-            let cipher = Cipher::new(&dek);
-            let only_id: BTreeSet<&'static str> = ["application_id"].into_iter().collect();
+        if app_view.contains("application_id") {
             let mut ids = Vec::new();
-            for row in &apps {
-                let mut m = Map::new();
-                self.open_fields(&cipher, row, &only_id, &mut m)?;
-                if let Some(v) = m.remove("application_id") {
-                    ids.push(v);
+            if !apps.is_empty() {
+                let dek = self.subject_dek(id, Compartment::General).await?;
+                let cipher = Cipher::new(&dek);
+                let only_id: BTreeSet<&'static str> = ["application_id"].into_iter().collect();
+                for row in &apps {
+                    let mut m = Map::new();
+                    self.open_fields(&cipher, row, &only_id, &mut m)?;
+                    if let Some(v) = m.remove("application_id") {
+                        ids.push(v);
+                    }
                 }
             }
             view.fields.insert("applications".into(), Value::Array(ids));
@@ -1614,7 +1616,7 @@ impl Vault {
                 .refuse(actor, purpose, action, subjects, VaultError::NotFound)
                 .await);
         }
-        let record_id = Uuid::new_v4();
+        let record_id = crate::store::new_id();
         let api_id = if kind == RecordKind::Application {
             assign_application_id(&mut record, record_id)
         } else {

@@ -134,6 +134,7 @@ async fn registered_examinee_reads_back_in_the_staff_view_without_my_number() {
         assert_eq!(view.fields["address"], json!(ADDRESS));
         assert_eq!(view.fields["phone"], json!(PHONE));
         assert!(!view.fields.contains_key("my_number"));
+        assert_eq!(view.fields["applications"], json!([]));
         h
     })
     .await;

@@ -17,9 +17,10 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use vault_core::accounts::{AuthFailure, Principal};
+use vault_core::audit::Outcome;
 
 use crate::audit::AuditRecord;
-use crate::error::{current_request_id, ApiError};
+use crate::error::ApiError;
 use crate::extract::Caller;
 use crate::state::AppState;
 
@@ -110,6 +111,23 @@ fn bearer(req: &Request) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// The audit action of a failed authentication with `reason` (see `docs/api.md`).
+fn auth_action(reason: &str) -> &'static str {
+    match reason {
+        "missing_token" => "auth.missing_token",
+        "malformed" => "auth.malformed",
+        "unknown_token" => "auth.unknown_token",
+        "token_expired" => "auth.token_expired",
+        "token_revoked" => "auth.token_revoked",
+        "account_disabled" => "auth.account_disabled",
+        "account_expired" => "auth.account_expired",
+        "source_not_allowed" => "auth.source_not_allowed",
+        "bootstrap_unusable" => "auth.bootstrap_unusable",
+        "rate_limited" => "auth.rate_limited",
+        _ => "auth.failed",
+    }
+}
+
 /// Middleware: authenticates the request or answers 401/403/429.
 pub(crate) async fn authenticate(
     State(state): State<AppState>,
@@ -119,17 +137,11 @@ pub(crate) async fn authenticate(
     let Some(source) = source_of(&req) else {
         return ApiError::internal("connection without a source address").into_response();
     };
-    let deny = |reason: &'static str, failure: Option<AuthFailure>| AuditRecord {
-        action: "authenticate",
-        outcome: "denied",
-        actor: failure.and_then(|f| f.account_id()).map(|a| a.to_string()),
-        token_id: failure.and_then(|f| f.token_id()).map(|t| t.to_string()),
-        roles: Vec::new(),
-        purpose: None,
-        subjects: Vec::new(),
-        reason: Some(reason),
-        request_id: current_request_id(),
-        source,
+    let deny = |reason: &'static str, failure: Option<AuthFailure>| {
+        let mut r = AuditRecord::new(auth_action(reason), Outcome::Denied, source);
+        r.actor = failure.and_then(|f| f.account_id()).map(|a| a.to_string());
+        r.token_id = failure.and_then(|f| f.token_id()).map(|t| t.to_string());
+        r
     };
     if let Some(retry) = state.throttle().blocked(source) {
         state.metrics().throttled();
@@ -171,6 +183,11 @@ pub(crate) async fn authenticate(
     if matches!(principal, Principal::Bootstrap { .. })
         && !(req.method() == Method::POST && req.uri().path() == "/v1/accounts")
     {
+        let mut r = AuditRecord::new("auth.bootstrap_scope", Outcome::Denied, source);
+        r.actor = Some("bootstrap".to_owned());
+        if let Err(e) = state.audit(r).await {
+            return e.into_response();
+        }
         return ApiError::Forbidden(
             "the bootstrap token may only create the first admin account (POST /v1/accounts)",
         )
@@ -183,6 +200,27 @@ pub(crate) async fn authenticate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_authentication_failure_has_a_recordable_action() {
+        for reason in [
+            "missing_token",
+            "malformed",
+            "unknown_token",
+            "token_expired",
+            "token_revoked",
+            "account_disabled",
+            "account_expired",
+            "source_not_allowed",
+            "bootstrap_unusable",
+            "rate_limited",
+        ] {
+            let action = auth_action(reason);
+            assert_eq!(action, format!("auth.{reason}"));
+            assert!(vault_core::audit::Label::parse("action", action).is_ok());
+        }
+        assert!(vault_core::audit::Label::parse("action", "auth.bootstrap_scope").is_ok());
+    }
 
     #[test]
     fn throttles_after_limit_within_window() {

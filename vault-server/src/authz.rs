@@ -5,7 +5,8 @@
 //! The server's routes ask for a [`Capability`]; each maps onto the policy's
 //! capabilities: managing accounts needs `manage_accounts`; the roster needs
 //! `read_audit` or `manage_accounts`; an emergency revoke needs `manage_accounts` or
-//! `incident_report`.
+//! `incident_report`; listing audit events and verifying the chain need `read_audit`;
+//! an impact report needs `incident_report`.
 
 use std::sync::Arc;
 
@@ -21,6 +22,22 @@ pub enum Capability {
     ViewRoster,
     /// Emergency revoke of an account's or a prefecture's tokens (C24).
     EmergencyRevoke,
+    /// List audit events and verify the audit chain (C11, C13).
+    ReadAudit,
+    /// Impact report of an actor or token (C14).
+    ImpactReport,
+    /// Key status, rotation and destruction (鍵管理).
+    ManageKeys,
+    /// Make and read retention plans.
+    PlanRetention,
+    /// Approve a retention plan (second person, C22).
+    ApproveRetention,
+    /// Execute an approved retention plan.
+    ExecuteRetention,
+    /// Place and release legal holds.
+    ManageHolds,
+    /// Read a stored plan or certificate (any of the three retention roles' capabilities).
+    ReadRetention,
 }
 
 impl Capability {
@@ -35,6 +52,18 @@ impl Capability {
             Capability::EmergencyRevoke => &[
                 PolicyCapability::ManageAccounts,
                 PolicyCapability::IncidentReport,
+            ],
+            Capability::ReadAudit => &[PolicyCapability::ReadAudit],
+            Capability::ImpactReport => &[PolicyCapability::IncidentReport],
+            Capability::ManageKeys => &[PolicyCapability::ManageKeys],
+            Capability::PlanRetention => &[PolicyCapability::PlanRetention],
+            Capability::ApproveRetention => &[PolicyCapability::ApproveRetention],
+            Capability::ExecuteRetention => &[PolicyCapability::ExecuteRetention],
+            Capability::ManageHolds => &[PolicyCapability::ManageHolds],
+            Capability::ReadRetention => &[
+                PolicyCapability::PlanRetention,
+                PolicyCapability::ApproveRetention,
+                PolicyCapability::ExecuteRetention,
             ],
         }
     }
@@ -63,6 +92,11 @@ impl PolicyView {
     /// The underlying policy (for the record facade's decisions).
     pub fn policy(&self) -> &Policy {
         &self.policy
+    }
+
+    /// The underlying policy, shared (the facade decides with the same one).
+    pub fn shared(&self) -> Arc<Policy> {
+        self.policy.clone()
     }
 
     /// Whether `role` exists in the policy.
@@ -106,10 +140,12 @@ mod tests {
         r.iter().map(|s| (*s).to_owned()).collect()
     }
 
-    const CAPS: [Capability; 3] = [
+    const CAPS: [Capability; 5] = [
         Capability::ManageAccounts,
         Capability::ViewRoster,
         Capability::EmergencyRevoke,
+        Capability::ReadAudit,
+        Capability::ImpactReport,
     ];
 
     #[test]
@@ -134,6 +170,18 @@ mod tests {
         assert!(p.has_capability(&so, "audit_review", Capability::ViewRoster));
         assert!(p.has_capability(&so, "incident_response", Capability::EmergencyRevoke));
         assert!(!p.has_capability(&so, "incident_response", Capability::ManageAccounts));
+    }
+
+    #[test]
+    fn security_officer_reads_the_audit_for_review_and_incidents_and_admin_does_not() {
+        let p = PolicyView::default();
+        let so = roles(&["security_officer"]);
+        for purpose in ["audit_review", "incident_response"] {
+            assert!(p.has_capability(&so, purpose, Capability::ReadAudit));
+            assert!(p.has_capability(&so, purpose, Capability::ImpactReport));
+        }
+        let admin = roles(&["admin"]);
+        assert!(!p.has_capability(&admin, "account_management", Capability::ReadAudit));
     }
 
     #[test]

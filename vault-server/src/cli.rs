@@ -1,5 +1,6 @@
 //! The `kentei-vault` command line: `init`, `serve`, `migrate`, `config show`,
-//! `accounts create|disable|list`, `audit verify`, `policy check|explain|diff`.
+//! `accounts create|disable|list`, `audit verify`, `policy check|explain|diff`, and the
+//! operator commands of `cli_lifecycle` (`keys`, `retention`, `holds`, `backup`, `restore`).
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
 
@@ -9,15 +10,20 @@ use std::process::ExitCode;
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
+use std::sync::Arc;
+
 use vault_core::accounts::{AccountId, Accounts, CreatedBy, NewAccount};
-use vault_core::store::{connect, Backend, ConnectOptions};
+use vault_core::audit::{AuditConfig, AuditLog};
+use vault_core::crypto::KeyProvider as _;
+use vault_core::store::{connect, open_store, Backend, ConnectOptions};
+use vault_core::vault::Vault;
 
 use vault_policy::Policy;
 
 use crate::authz::PolicyView;
 use crate::config::{Config, ConfigError, Overrides, CONFIG_FILE, KEYS};
 use crate::server::{self, ServeOptions};
-use crate::state::AppState;
+use crate::state::{AppState, StateParts};
 
 /// `kentei-vault`: records vault for 技能検定 examinee and ものづくりマイスター data.
 #[derive(Debug, Parser)]
@@ -70,6 +76,10 @@ enum Command {
         /// when it does not exist yet or is empty; an existing vault is used as it is.
         #[arg(long)]
         init: bool,
+        /// Put in force a policy that shortens a retention period compared with the policy
+        /// this vault last ran with (the acknowledgement is written to the audit log).
+        #[arg(long)]
+        accept_shorter_retention: bool,
     },
     /// Apply the database migrations.
     Migrate {
@@ -98,6 +108,31 @@ enum Command {
         #[command(subcommand)]
         cmd: PolicyCmd,
     },
+    /// Key status, rotation and destruction (operators; docs/operations.md).
+    Keys {
+        #[command(subcommand)]
+        cmd: crate::cli_lifecycle::KeysCmd,
+    },
+    /// Retention plans, approval, execution and erasure certificates.
+    Retention {
+        #[command(subcommand)]
+        cmd: crate::cli_lifecycle::RetentionCmd,
+    },
+    /// Legal holds on subjects.
+    Holds {
+        #[command(subcommand)]
+        cmd: crate::cli_lifecycle::HoldsCmd,
+    },
+    /// Take an online backup of the SQLite database.
+    Backup {
+        #[command(flatten)]
+        session: crate::cli_lifecycle::Session,
+        /// The backup file to write (must not exist).
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
+    /// Restore a SQLite backup (vault stopped) and re-apply the shred list.
+    Restore(crate::cli_lifecycle::RestoreArgs),
     /// Bulk import of an NDJSON file (resumable; progress bar on a terminal).
     Import(crate::import::ImportArgs),
 }
@@ -157,7 +192,9 @@ enum AccountsCmd {
 
 #[derive(Debug, Subcommand)]
 enum AuditCmd {
-    /// Verify the audit hash chain and signed checkpoints.
+    /// Verify the audit hash chains, the signed checkpoints and the checkpoint files
+    /// (every `*.jsonl` in DIR/audit). Exit 0 when they hold; otherwise exit 1 naming
+    /// the first broken seq and the problem.
     Verify {
         #[command(flatten)]
         dir: DataDir,
@@ -317,6 +354,7 @@ async fn dispatch(cmd: Command) -> Result<(), CliError> {
             tls_cert,
             tls_key,
             init: init_first,
+            accept_shorter_retention,
         } => {
             if init_first && data_dir_is_new(&dir.data_dir) {
                 init(&dir.data_dir, db.database_url.clone()).await?;
@@ -328,7 +366,7 @@ async fn dispatch(cmd: Command) -> Result<(), CliError> {
                 tls_key,
             };
             let cfg = load_config(&dir, &o)?;
-            serve(cfg).await
+            serve(cfg, accept_shorter_retention).await
         }
         Command::Migrate { dir, db } => {
             let cfg = load_config(&dir, &db_overrides(&db))?;
@@ -349,15 +387,14 @@ async fn dispatch(cmd: Command) -> Result<(), CliError> {
             cmd: AuditCmd::Verify { dir, db },
         } => {
             let cfg = load_config(&dir, &db_overrides(&db))?;
-            let backend = open(&cfg).await?;
-            backend.close().await;
-            // Wired to vault_core::audit verification when the audit module is merged.
-            Err(CliError::Runtime(
-                "audit verify is not available in this build: the audit module is not yet part of it"
-                    .into(),
-            ))
+            audit_verify(&cfg).await
         }
         Command::Policy { cmd } => policy(cmd),
+        Command::Keys { cmd } => crate::cli_lifecycle::keys(cmd).await,
+        Command::Retention { cmd } => crate::cli_lifecycle::retention(cmd).await,
+        Command::Holds { cmd } => crate::cli_lifecycle::holds(cmd).await,
+        Command::Backup { session, to } => crate::cli_lifecycle::backup(session, to).await,
+        Command::Restore(args) => crate::cli_lifecycle::restore(args).await,
         Command::Import(args) => crate::import::run(args).await,
     }
 }
@@ -366,6 +403,16 @@ async fn dispatch(cmd: Command) -> Result<(), CliError> {
 /// failure (exit 1) whose message names each line and problem.
 fn load_policy_file(path: &Path) -> Result<Policy, CliError> {
     Policy::load(path).map_err(|e| CliError::Runtime(format!("invalid policy:\n{e}")))
+}
+
+/// The text of the policy in force: the policy file, or the built-in default.
+fn policy_text_of(cfg: &Config) -> Result<String, CliError> {
+    match &cfg.policy_file {
+        None => Ok(Policy::default_policy_toml().to_owned()),
+        Some(p) => std::fs::read_to_string(p).map_err(|e| {
+            CliError::Usage(format!("cannot read the policy_file {}: {e}", p.display()))
+        }),
+    }
 }
 
 /// The policy in force for `cfg`: its `policy_file`, or the built-in default. A bad
@@ -647,6 +694,8 @@ async fn init_inside(dir: &Path, database_url: Option<String>) -> Result<String,
         create_private_dir(&keys_dir).map_err(CliError::runtime)?;
     }
     crate::keyring::create_keyring(&cfg.keyring_path).map_err(CliError::runtime)?;
+    create_private_dir(&cfg.audit_dir()).map_err(CliError::runtime)?;
+    write_private_file(&cfg.checkpoint_file(), "").map_err(CliError::runtime)?;
     let backend = open(&cfg).await?;
     let r = Accounts::new(backend.clone())
         .create_bootstrap(cfg.bootstrap_lifetime)
@@ -689,7 +738,59 @@ fn init_logging(level: &str) {
         .try_init();
 }
 
-async fn serve(cfg: Config) -> Result<(), CliError> {
+/// The checkpoint files to verify: this instance's file first, then every other
+/// `*.jsonl` in the audit directory (files copied from other instances).
+fn checkpoint_files(cfg: &Config) -> Vec<PathBuf> {
+    let own = cfg.checkpoint_file();
+    let mut files = vec![own.clone()];
+    if let Ok(entries) = std::fs::read_dir(cfg.audit_dir()) {
+        let mut others: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p != &own && p.extension().is_some_and(|x| x == "jsonl"))
+            .collect();
+        others.sort();
+        files.extend(others);
+    }
+    files
+}
+
+/// `kentei-vault audit verify`: verifies every chain against its checkpoints and the
+/// checkpoint files with the keyring's audit public key.
+async fn audit_verify(cfg: &Config) -> Result<(), CliError> {
+    let keyring = crate::keyring::load_keyring(&cfg.keyring_path)
+        .map_err(|e| CliError::Runtime(format!("cannot load the keyring: {e}")))?;
+    let backend = open(cfg).await?;
+    let opts = crate::routes::audit::verify_options(&keyring, &checkpoint_files(cfg));
+    let r = crate::routes::audit::verify_settled(&backend, &opts).await;
+    backend.close().await;
+    let report = r.map_err(|e| CliError::Runtime(format!("cannot verify the audit log: {e}")))?;
+    let problem = crate::routes::audit::first_problem(&report);
+    print_json(&json!({
+        "ok": report.ok,
+        "checked": report.checked,
+        "first_broken_seq": report.first_broken_seq,
+        "chain": report.chain,
+        "problem": problem,
+        "findings": report.findings.len(),
+        "checkpoint_files_read": report.checkpoint_files_read,
+    }));
+    if report.ok {
+        return Ok(());
+    }
+    let at = match (report.first_broken_seq, report.chain.as_deref()) {
+        (Some(seq), Some(chain)) if !chain.is_empty() => format!("at seq {seq} of chain {chain}"),
+        (Some(seq), _) => format!("at seq {seq}"),
+        (None, Some(chain)) if !chain.is_empty() => format!("in chain {chain}"),
+        _ => "in a checkpoint file".to_owned(),
+    };
+    Err(CliError::Runtime(format!(
+        "the audit log does not verify: {} {at}",
+        problem.unwrap_or("problem")
+    )))
+}
+
+async fn serve(cfg: Config, accept_shorter_retention: bool) -> Result<(), CliError> {
     init_logging(&cfg.log_level);
     let tls = match &cfg.tls {
         Some((cert, key)) => Some(server::load_tls(cert, key).map_err(CliError::Usage)?),
@@ -698,18 +799,80 @@ async fn serve(cfg: Config) -> Result<(), CliError> {
     let policy = policy_of(&cfg)?;
     let keyring = crate::keyring::load_keyring(&cfg.keyring_path)
         .map_err(|e| CliError::Runtime(format!("cannot load the keyring: {e}")))?;
+    // On a key file, the facade wraps through the managed keyring, which rotation
+    // changes at run time (and which follows a rotation made by `kentei-vault keys`).
+    let managed = crate::cli_lifecycle::managed_keyring(&cfg)?;
     let backend = open(&cfg).await?;
-    let state = AppState::build(
+    if !cfg.audit_dir().exists() {
+        create_private_dir(&cfg.audit_dir()).map_err(|e| {
+            CliError::Runtime(format!("cannot create {}: {e}", cfg.audit_dir().display()))
+        })?;
+    }
+    let audit = AuditLog::start(
         backend.clone(),
-        cfg.settings.clone(),
-        policy,
-        std::sync::Arc::new(crate::audit::LogAuditSink),
-        Some(keyring),
+        Arc::new(keyring.audit_signer()),
+        AuditConfig::new(&cfg.audit_chain_id, cfg.checkpoint_file()),
+    )
+    .await
+    .map_err(|e| CliError::Runtime(format!("cannot start the audit log: {e}")))?;
+    let policy_text = policy_text_of(&cfg)?;
+    if let Err(e) = crate::policy_gate::gate(
+        &backend,
+        &audit,
+        &policy_text,
+        policy.policy(),
+        accept_shorter_retention,
+    )
+    .await
+    {
+        audit.close().await;
+        return Err(e);
+    }
+    let key_provider: Arc<dyn vault_core::crypto::KeyProvider> = match &managed {
+        Some(m) => m.clone(),
+        None => keyring.clone(),
+    };
+    let vault = Vault::new(
+        open_store(backend.clone()),
+        key_provider,
+        policy.shared(),
+        audit.clone(),
     );
-    let listener = server::bind(cfg.listen)
-        .await
-        .map_err(|e| CliError::Runtime(format!("cannot listen on {}: {e}", cfg.listen)))?;
+    let lifecycle_policy = policy.shared();
+    let state = AppState::new(StateParts {
+        backend: backend.clone(),
+        settings: cfg.settings.clone(),
+        policy,
+        vault,
+        keyring,
+        checkpoint_files: checkpoint_files(&cfg),
+    });
+    let background = match managed {
+        Some(m) => Some(
+            crate::cli_lifecycle::attach_lifecycle(
+                &state,
+                m,
+                lifecycle_policy,
+                audit.clone(),
+                cfg.kek_max_age_days,
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    let listener = match server::bind(cfg.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            audit.close().await;
+            return Err(CliError::Runtime(format!(
+                "cannot listen on {}: {e}",
+                cfg.listen
+            )));
+        }
+    };
     let addr = listener.local_addr().map_err(CliError::runtime)?;
+    // Signal handlers first: a SIGTERM right after "listening" must drain, not kill.
+    let shutdown = server::shutdown_signal();
     if !addr.ip().is_loopback() && tls.is_none() {
         tracing::warn!(addr = %addr, "listening beyond loopback without TLS; terminate TLS in front of the vault");
     }
@@ -717,6 +880,7 @@ async fn serve(cfg: Config) -> Result<(), CliError> {
         addr = %addr,
         tls = tls.is_some(),
         database = %cfg.masked_database_url(),
+        audit_chain = %cfg.audit_chain_id,
         "listening"
     );
     let opts = ServeOptions {
@@ -725,7 +889,13 @@ async fn serve(cfg: Config) -> Result<(), CliError> {
         tls_handshake_timeout: cfg.tls_handshake_timeout,
         shutdown_grace: cfg.shutdown_grace,
     };
-    let r = server::serve(listener, crate::app(state), opts, server::shutdown_signal()).await;
+    let r = server::serve(listener, crate::app(state), opts, shutdown).await;
+    if let Some(task) = background {
+        task.abort();
+    }
+    // Writes what is queued and signs a final checkpoint; later appends fail closed.
+    audit.close().await;
+    tracing::info!("audit log closed with a final checkpoint");
     backend.close().await;
     r.map_err(CliError::runtime)?;
     tracing::info!("stopped");

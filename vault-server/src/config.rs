@@ -53,6 +53,8 @@ pub const KEYS: &[KeyDoc] = &[
     KeyDoc { name: "bootstrap_token_lifetime_hours", default: "168", doc: "lifetime of the bootstrap token printed by init (1..=8760)" },
     KeyDoc { name: "shutdown_grace_secs", default: "30", doc: "on SIGTERM/SIGINT, how long in-flight requests may finish (0..=3600)" },
     KeyDoc { name: "db_max_connections", default: "8", doc: "database connection pool size (1..=1000)" },
+    KeyDoc { name: "kek_max_age_days", default: "365", doc: "cryptoperiod of a key-encryption key in days (0..=3650; 0 turns it off): an older active version is rotated by the background job (NIST SP 800-57)" },
+    KeyDoc { name: "audit_chain_id", default: "instance-1", doc: "id of this instance's audit chain (1-64 of a-z 0-9 _ . -); with PostgreSQL and several instances, give each its own" },
 ];
 
 /// Where a value came from (for error messages and `config show`).
@@ -169,6 +171,10 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Database pool size.
     pub db_max_connections: u32,
+    /// Cryptoperiod of a KEK version in days; `None` when turned off (0).
+    pub kek_max_age_days: Option<u32>,
+    /// This instance's audit chain id.
+    pub audit_chain_id: String,
     /// Limits of the HTTP application.
     pub settings: Settings,
     sources: BTreeMap<&'static str, (String, Source)>,
@@ -371,6 +377,7 @@ fn build(
     let boot_hours = num("bootstrap_token_lifetime_hours", 1, 8760);
     let grace = num("shutdown_grace_secs", 0, 3600);
     let db_conns = num("db_max_connections", 1, 1000);
+    let kek_age = num("kek_max_age_days", 0, 3650);
     if page_default > page_max {
         problems.push(format!(
             "`page_size_default` (from {}) must not exceed `page_size_max` ({page_max})",
@@ -441,6 +448,12 @@ fn build(
         }
     }
     let keyring_path = path_of("keyring_path").unwrap_or_else(|| data_dir.join("keys/keyring"));
+    let (audit_chain_id, chain_src) = get("audit_chain_id");
+    if !valid_chain_id(&audit_chain_id) {
+        problems.push(format!(
+            "`audit_chain_id` (from {chain_src}) must be 1 to 64 characters of a-z, 0-9, '_', '.', '-'"
+        ));
+    }
 
     let listen = listen?;
     Some(Config {
@@ -456,6 +469,8 @@ fn build(
         bootstrap_lifetime: chrono::Duration::hours(i64::try_from(boot_hours).unwrap_or(168)),
         shutdown_grace: Duration::from_secs(grace),
         db_max_connections: u32::try_from(db_conns).unwrap_or(8),
+        kek_max_age_days: u32::try_from(kek_age).ok().filter(|d| *d > 0),
+        audit_chain_id,
         settings: Settings {
             max_body_bytes: usize::try_from(max_body).unwrap_or(1024 * 1024),
             request_timeout: Duration::from_secs(req_timeout),
@@ -468,6 +483,28 @@ fn build(
         },
         sources: raw,
     })
+}
+
+/// The audit log's rule for chain ids.
+fn valid_chain_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'-')
+        })
+}
+
+impl Config {
+    /// The checkpoint file this instance's audit log appends to:
+    /// `{data_dir}/audit/checkpoints.jsonl`.
+    pub fn checkpoint_file(&self) -> PathBuf {
+        self.audit_dir().join("checkpoints.jsonl")
+    }
+
+    /// The directory of the audit checkpoint files: `{data_dir}/audit`.
+    pub fn audit_dir(&self) -> PathBuf {
+        self.data_dir.join("audit")
+    }
 }
 
 /// Quotes a string as a TOML basic string.
@@ -589,6 +626,20 @@ mod tests {
             "{shown}"
         );
         assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn audit_chain_id_defaults_and_refuses_upper_case() {
+        let d = dir_with("");
+        let c = Config::load(d.path(), &Overrides::default(), &no_env, true).unwrap();
+        assert_eq!(c.audit_chain_id, "instance-1");
+        assert_eq!(
+            c.checkpoint_file(),
+            d.path().join("audit/checkpoints.jsonl")
+        );
+        let d = dir_with("audit_chain_id = \"Host A\"\n");
+        let e = Config::load(d.path(), &Overrides::default(), &no_env, true).unwrap_err();
+        assert!(e.to_string().contains("`audit_chain_id`"), "{e}");
     }
 
     #[test]

@@ -285,3 +285,97 @@ impl From<vault_core::accounts::AccountsError> for ApiError {
         }
     }
 }
+
+impl From<vault_core::vault::VaultError> for ApiError {
+    /// The one mapping of the record facade's errors: 403, 404, 422 (field names and
+    /// codes only), 409, 503 `audit_unavailable`; anything else is logged (the error
+    /// names no value) and answered 500 with a generic body.
+    fn from(e: vault_core::vault::VaultError) -> Self {
+        use vault_core::vault::VaultError as E;
+        match e {
+            E::Forbidden => {
+                ApiError::Forbidden("the account's roles do not allow this call for this purpose")
+            }
+            E::NotFound => ApiError::NotFound,
+            E::Invalid(errs) => ApiError::Validation(
+                errs.0
+                    .into_iter()
+                    .map(|f| {
+                        let field = if f.field.is_empty() {
+                            "body".to_owned()
+                        } else {
+                            f.field
+                        };
+                        FieldProblem::new(field, f.code)
+                    })
+                    .collect(),
+            ),
+            E::Conflict(_) => ApiError::Conflict("a record with this identifier already exists"),
+            E::Store(vault_core::store::StoreError::StaleVersion) => ApiError::Conflict(
+                "the record was changed by another request; read it again and retry",
+            ),
+            E::AuditUnavailable => ApiError::AuditUnavailable,
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vault_core::model::{ValidationError, ValidationErrors};
+    use vault_core::vault::VaultError;
+
+    fn mapped(e: VaultError) -> (u16, &'static str, Problem) {
+        let a = ApiError::from(e);
+        (a.status().as_u16(), a.type_code(), a.problem())
+    }
+
+    #[test]
+    fn facade_refusals_map_to_403_404_409_and_503() {
+        assert_eq!(mapped(VaultError::Forbidden).0, 403);
+        assert_eq!(mapped(VaultError::NotFound).0, 404);
+        assert_eq!(mapped(VaultError::Conflict("index".into())).0, 409);
+        assert_eq!(
+            mapped(VaultError::Store(
+                vault_core::store::StoreError::StaleVersion
+            ))
+            .0,
+            409
+        );
+        let (status, ty, _) = mapped(VaultError::AuditUnavailable);
+        assert_eq!((status, ty), (503, "audit_unavailable"));
+    }
+
+    #[test]
+    fn facade_validation_is_422_with_field_names_and_codes() {
+        let errs = ValidationErrors(vec![
+            ValidationError {
+                field: String::new(),
+                code: "not_an_object",
+            },
+            ValidationError {
+                field: "my_number".into(),
+                code: "invalid_check_digit",
+            },
+        ]);
+        let (status, ty, p) = mapped(VaultError::Invalid(errs));
+        assert_eq!((status, ty), (422, "validation"));
+        assert_eq!(
+            p.errors,
+            vec![
+                FieldProblem::new("body", "not_an_object"),
+                FieldProblem::new("my_number", "invalid_check_digit"),
+            ]
+        );
+    }
+
+    #[test]
+    fn other_facade_failures_are_500_with_a_generic_detail() {
+        let (status, ty, p) = mapped(VaultError::Crypto(
+            vault_core::crypto::CryptoError::DecryptionFailed,
+        ));
+        assert_eq!((status, ty), (500, "internal"));
+        assert!(!p.detail.contains("decryption"), "{}", p.detail);
+    }
+}

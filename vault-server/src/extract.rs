@@ -167,6 +167,35 @@ impl Caller {
         }
     }
 
+    /// The facade's view of this caller: account id, roles, prefectures, token, the
+    /// current request id and the source address.
+    pub fn vault_actor(&self) -> vault_core::vault::Actor {
+        vault_core::vault::Actor {
+            id: self.actor(),
+            roles: self.roles(),
+            tenants: self.tenants(),
+            token_id: self.token_id().map(|t| t.to_string()),
+            request_id: crate::error::current_request_id()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            source: Some(self.source),
+        }
+    }
+
+    /// An audit record of `action` by this caller for `purpose`.
+    pub fn audit_record(
+        &self,
+        action: &'static str,
+        outcome: vault_core::audit::Outcome,
+        purpose: &str,
+    ) -> crate::audit::AuditRecord {
+        let mut r = crate::audit::AuditRecord::new(action, outcome, self.source);
+        r.actor = Some(self.actor());
+        r.token_id = self.token_id().map(|t| t.to_string());
+        r.roles = self.roles();
+        r.purpose = Some(purpose.to_owned());
+        r
+    }
+
     /// Whether the caller is the bootstrap token.
     pub fn is_bootstrap(&self) -> bool {
         matches!(self.principal, Principal::Bootstrap { .. })
@@ -354,20 +383,16 @@ impl<C: RequiredCapability> FromRequestParts<AppState> for Authorized<C> {
             None
         };
         if let Some(reason) = reason {
-            state
-                .audit(crate::audit::AuditRecord {
-                    action: C::ACTION,
-                    outcome: "denied",
-                    actor: Some(caller.actor()),
-                    token_id: caller.token_id().map(|t| t.to_string()),
-                    roles,
-                    purpose: Some(purpose.0.clone()),
-                    subjects: Vec::new(),
-                    reason: Some(reason),
-                    request_id: crate::error::current_request_id(),
-                    source: caller.source,
-                })
-                .await?;
+            let mut rec = crate::audit::AuditRecord::new(
+                C::ACTION,
+                vault_core::audit::Outcome::Denied,
+                caller.source,
+            );
+            rec.actor = Some(caller.actor());
+            rec.token_id = caller.token_id().map(|t| t.to_string());
+            rec.roles = roles;
+            rec.purpose = Some(purpose.0.clone());
+            state.audit(rec).await?;
             return Err(ApiError::Forbidden(if reason == "purpose_not_allowed" {
                 "the account's roles may not state this purpose"
             } else {
@@ -409,5 +434,38 @@ impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJson<T> {
         ApiJson::<T>::from_request(req, state)
             .await
             .map(|ApiJson(v)| OptionalJson(v))
+    }
+}
+
+/// The parameters of a record path (`/v1/examinees/{examinee_id}/…`), in order.
+///
+/// Any id that is not well-formed answers 404 `not_found`, exactly like an id that
+/// does not exist, so that ids cannot be probed for their format.
+#[derive(Debug)]
+pub struct PathParams(Vec<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<Vec<String>>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| PathParams(v))
+            .map_err(|_| ApiError::NotFound)
+    }
+}
+
+impl PathParams {
+    /// Parameter `i` as a UUID (a record id); otherwise 404.
+    pub fn uuid(&self, i: usize) -> Result<uuid::Uuid, ApiError> {
+        self.0
+            .get(i)
+            .and_then(|s| uuid::Uuid::parse_str(s).ok())
+            .ok_or(ApiError::NotFound)
+    }
+
+    /// Parameter `i` as text (an application id); otherwise 404.
+    pub fn text(&self, i: usize) -> Result<&str, ApiError> {
+        self.0.get(i).map(String::as_str).ok_or(ApiError::NotFound)
     }
 }

@@ -10,20 +10,24 @@
 //! authentication -> handler. Handlers that touch personal data take the
 //! [`extract::Purpose`] extractor (or [`extract::Authorized`], which includes it).
 //!
-//! Plugging in a record router (examinees, applications, meisters, audit, keys,
-//! retention): write `routes::<area>::router() -> ApiRoutes` with handlers taking
-//! `State<AppState>`, [`extract::Caller`] and [`extract::Purpose`] (the facade decides
-//! the view), then [`extract::ApiJson`] for the body; build the facade's `Actor` from
-//! `Caller::actor()`, `roles()`, `tenants()`, `token_id()`, `source` and
-//! `error::current_request_id()`; map the facade's error into [`error::ApiError`]
-//! with one `From` impl; annotate each handler with `#[utoipa::path]` and list it in
-//! [`openapi::ApiDoc`]; merge the router in `protected_routes()` below. The facade
-//! itself joins [`AppState`] next to the keyring.
+//! Record routers (`routes::examinees`, `routes::meisters`) take `State<AppState>`,
+//! [`extract::Caller`] and [`extract::Purpose`], then [`extract::ApiJson`] for the
+//! body, and call the facade (`vault_core::vault::Vault`, in [`AppState::vault`]) with
+//! [`extract::Caller::vault_actor`]; the facade decides the view, scopes by tenant and
+//! audits. Its errors map once into [`error::ApiError`]. `routes::audit` serves the
+//! security officers. Every handler carries `#[utoipa::path]` and is listed in
+//! [`openapi::ApiDoc`] (a test checks that every route is documented).
+//!
+//! Audit: the facade audits record calls; the server audits failed
+//! authentications, account administration, denials of its own routes and the
+//! officers' queries through [`AppState::audit`], into the same hash-chained log.
+//! A failed append fails the request with 503 `audit_unavailable`.
 
 pub mod audit;
 pub(crate) mod auth;
 pub mod authz;
 pub mod cli;
+pub(crate) mod cli_lifecycle;
 pub mod config;
 pub mod error;
 pub mod extract;
@@ -32,6 +36,7 @@ pub mod keyring;
 pub mod metrics;
 pub(crate) mod middleware;
 pub mod openapi;
+pub mod policy_gate;
 pub(crate) mod routes;
 pub mod server;
 pub mod state;
@@ -41,13 +46,17 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::Router;
 
 pub use routes::RouteSpec;
-pub use state::AppState;
+pub use state::{AppState, StateParts};
 
-/// Routes that need a bearer token. The record routers (examinees, applications,
-/// meisters, audit, keys, retention) are merged here when the vault facade lands,
-/// each as `routes::<area>::router()`.
+/// Routes that need a bearer token, each area as `routes::<area>::router()`.
 fn protected_routes() -> routes::ApiRoutes {
-    routes::accounts::router().merge(routes::service::router())
+    routes::accounts::router()
+        .merge(routes::examinees::router())
+        .merge(routes::meisters::router())
+        .merge(routes::audit::router())
+        .merge(routes::keys::router())
+        .merge(routes::retention::router())
+        .merge(routes::service::router())
 }
 
 /// Every (method, path) the application routes, public and protected.

@@ -1,8 +1,8 @@
 //! Prometheus metrics of the service, rendered as text at `GET /metrics`.
 //!
 //! Requests by route template and status, a latency histogram per route,
-//! authentication failures by reason, throttled and shed requests, and hooks for the
-//! audit writer (queue depth, failed appends). Labels are route templates
+//! authentication failures by reason, throttled and shed requests, and the audit
+//! writer's numbers (appended, failed appends, queue depth, checkpoints). Labels are route templates
 //! (`/v1/accounts/{id}/disable`), never raw paths or query strings.
 
 use std::collections::BTreeMap;
@@ -10,6 +10,8 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
+
+use vault_core::audit::AuditMetrics;
 
 /// Upper bounds (seconds) of the latency histogram buckets.
 const BUCKETS: [f64; 11] = [
@@ -32,8 +34,6 @@ pub struct Metrics {
     throttled: AtomicU64,
     shed: AtomicU64,
     timeouts: AtomicU64,
-    audit_failures: AtomicU64,
-    audit_queue_depth: AtomicU64,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -85,25 +85,16 @@ impl Metrics {
         self.timeouts.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Hook for the audit writer: one append failed.
-    pub fn audit_failure(&self) {
-        self.audit_failures.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Hook for the audit writer: events waiting to be written.
-    pub fn set_audit_queue_depth(&self, depth: u64) {
-        self.audit_queue_depth.store(depth, Ordering::Relaxed);
-    }
-
-    /// Renders every metric in the Prometheus text exposition format (0.0.4).
-    pub fn render(&self) -> String {
+    /// Renders every metric in the Prometheus text exposition format (0.0.4), with the
+    /// audit writer's counters and gauge from `audit`.
+    pub fn render(&self, audit: &AuditMetrics) -> String {
         let mut out = String::new();
         // Writing to a String cannot fail.
-        let _ = self.render_into(&mut out);
+        let _ = self.render_into(&mut out, audit);
         out
     }
 
-    fn render_into(&self, out: &mut String) -> std::fmt::Result {
+    fn render_into(&self, out: &mut String, audit: &AuditMetrics) -> std::fmt::Result {
         writeln!(out, "# HELP kentei_vault_http_requests_total HTTP requests by route template, method and status.")?;
         writeln!(out, "# TYPE kentei_vault_http_requests_total counter")?;
         for ((route, method, status), n) in lock(&self.requests).iter() {
@@ -175,16 +166,34 @@ impl Metrics {
                 self.timeouts.load(Ordering::Relaxed),
             ),
             (
+                "kentei_vault_audit_appended_total",
+                "counter",
+                "Audit events made durable by this process.",
+                audit.appended(),
+            ),
+            (
                 "kentei_vault_audit_append_failures_total",
                 "counter",
-                "Audit events that could not be written.",
-                self.audit_failures.load(Ordering::Relaxed),
+                "Audit events that could not be written (each failed its request with 503).",
+                audit.failures(),
             ),
             (
                 "kentei_vault_audit_queue_depth",
                 "gauge",
-                "Audit events waiting for the writer.",
-                self.audit_queue_depth.load(Ordering::Relaxed),
+                "Audit messages waiting for the writer.",
+                audit.queue_depth(),
+            ),
+            (
+                "kentei_vault_audit_checkpoints_total",
+                "counter",
+                "Audit checkpoints signed by this process.",
+                audit.checkpoints(),
+            ),
+            (
+                "kentei_vault_audit_checkpoint_file_failures_total",
+                "counter",
+                "Failed appends to the audit checkpoint file (retried with the next checkpoint).",
+                audit.checkpoint_file_failures(),
             ),
         ];
         for (name, kind, help, v) in simple {
@@ -212,7 +221,7 @@ mod tests {
         let m = Metrics::default();
         m.observe_request("/v1/accounts", "POST", 201, Duration::from_millis(3));
         m.auth_failure("unknown_token");
-        let t = m.render();
+        let t = m.render(&AuditMetrics::default());
         assert!(t.contains(
             r#"kentei_vault_http_requests_total{route="/v1/accounts",method="POST",status="201"} 1"#
         ));

@@ -320,6 +320,7 @@ async fn roster_page_size_is_capped() {
 async fn sixty_bad_tokens_from_one_source_get_429() {
     let v = Vault::start(BIN, Db::Sqlite).await;
     let (_, admin) = v.first_admin().await;
+    let (_, officer) = v.security_officer(&admin, "officer").await;
     let mut statuses = Vec::new();
     for i in 0..60 {
         let bad = format!("kv_{i:0>43}");
@@ -337,15 +338,19 @@ async fn sixty_bad_tokens_from_one_source_get_429() {
     assert!(r.headers().contains_key("retry-after"));
     let p: Value = r.json().await.unwrap();
     assert_eq!(p["type"], "rate_limited");
-    let logs = v.logs();
-    assert!(
-        logs.contains(r#""reason":"rate_limited""#),
-        "throttled requests are audited"
-    );
-    assert!(
-        logs.contains(r#""reason":"unknown_token""#),
-        "failed authentications are audited"
-    );
+    // The officer reads the audit from another source address, which is not throttled.
+    let other = v.client_from("127.0.0.2".parse().unwrap());
+    let failed = v
+        .audit_events_with(&other, &officer, "action=auth.unknown_token")
+        .await;
+    assert_eq!(failed.len(), 10, "every failed authentication is audited");
+    assert!(failed.iter().all(|e| e["outcome"] == "denied"
+        && e["actor"] == "anonymous"
+        && e["source"] == "127.0.0.1"));
+    let throttled = v
+        .audit_events_with(&other, &officer, "action=auth.rate_limited")
+        .await;
+    assert_eq!(throttled.len(), 51, "every throttled request is audited");
 }
 
 #[tokio::test]
@@ -384,9 +389,15 @@ async fn source_outside_allowed_networks_gets_403() {
     let (_, admin) = v.first_admin().await;
     let mut body = staff("terminal-user", &["35"]);
     body["allowed_networks"] = json!(["10.20.0.0/16"]);
-    let (_, tok) = v.create_account(&admin, body).await;
+    let (id, tok) = v.create_account(&admin, body).await;
     assert_eq!(status(&v, Method::GET, "/metrics", &tok, None).await, 403);
-    assert!(v.logs().contains(r#""reason":"source_not_allowed""#));
+    let (_, officer) = v.security_officer(&admin, "officer").await;
+    let events = v
+        .audit_events(&officer, "action=auth.source_not_allowed")
+        .await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["actor"], json!(id));
+    assert_eq!(events[0]["outcome"], "denied");
 }
 
 #[tokio::test]

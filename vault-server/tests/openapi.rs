@@ -62,3 +62,48 @@ fn the_problem_type_is_documented() {
     assert!(schemas.contains_key("Problem"));
     assert!(schemas.contains_key("FieldProblem"));
 }
+
+#[test]
+fn record_bodies_are_described_from_the_data_model() {
+    let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let ex = &schemas["ExamineeFields"];
+    assert!(ex["properties"]["name_kana"]["description"]
+        .as_str()
+        .unwrap()
+        .contains("ふりがな"));
+    let required = ex["required"].as_array().unwrap();
+    assert!(required.contains(&serde_json::json!("prefecture_code")));
+    assert!(!required.contains(&serde_json::json!("examinee_id")));
+    assert_eq!(ex["additionalProperties"], serde_json::json!(false));
+    for s in [
+        "ApplicationFields",
+        "ResultFields",
+        "QualificationFields",
+        "MeisterFields",
+        "MeisterActivityFields",
+        "ExamineeCorrection",
+    ] {
+        assert!(schemas[s]["properties"].is_object(), "{s}");
+    }
+    assert_eq!(
+        schemas["ExamineeCorrection"]["required"],
+        serde_json::json!(["reason"])
+    );
+}
+
+#[test]
+fn record_operations_document_their_refusals() {
+    let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+    for (path, method) in [
+        ("/v1/examinees/{examinee_id}", "get"),
+        ("/v1/examinees/{examinee_id}/my-number", "get"),
+        ("/v1/applications/{application_id}", "get"),
+        ("/v1/meisters/{meister_id}", "get"),
+    ] {
+        let responses = &doc["paths"][path][method]["responses"];
+        for status in ["400", "401", "403", "404", "503"] {
+            assert!(responses[status].is_object(), "{method} {path} {status}");
+        }
+    }
+}

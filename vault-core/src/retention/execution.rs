@@ -6,7 +6,7 @@
 //! execution time and keeps only those still due; it never adds a record.
 
 use chrono::NaiveDate;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::approval::ApprovedPlan;
@@ -15,7 +15,7 @@ use super::rules::{index_candidates, index_rules, RetentionAction, RuleSpec, Tar
 use super::{Candidate, RetentionError};
 
 /// Why a planned record is not acted on at execution time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum SkipReason {
@@ -39,7 +39,7 @@ pub enum SkipReason {
 }
 
 /// A planned record left out at execution time, and why.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SkippedRecord {
     /// The plan rule it was planned under.
     pub rule: String,
@@ -50,7 +50,7 @@ pub struct SkippedRecord {
 }
 
 /// What one rule acts on at execution time.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExecutionRule {
     /// The rule's name (as in the plan).
     pub rule: String,
@@ -101,6 +101,33 @@ impl ExecutionSet {
     /// Number of records to act on.
     pub fn record_count(&self) -> usize {
         self.rules.iter().map(|r| r.records.len()).sum()
+    }
+
+    /// The set as stored by the executor when it started (JSON), to resume a run that
+    /// was interrupted. Crate-private: outside vault-core only [`recheck`] makes a set.
+    pub(crate) fn to_stored_json(&self) -> Result<String, RetentionError> {
+        serde_json::to_string(self).map_err(|_| RetentionError::Encoding)
+    }
+
+    /// Reads back a set stored with [`ExecutionSet::to_stored_json`].
+    pub(crate) fn from_stored_json(json: &str) -> Result<ExecutionSet, RetentionError> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Stored {
+            plan_id: Uuid,
+            plan_digest: String,
+            checked_on: NaiveDate,
+            rules: Vec<ExecutionRule>,
+            skipped: Vec<SkippedRecord>,
+        }
+        let s: Stored = serde_json::from_str(json).map_err(|_| RetentionError::Encoding)?;
+        Ok(ExecutionSet {
+            plan_id: s.plan_id,
+            plan_digest: s.plan_digest,
+            checked_on: s.checked_on,
+            rules: s.rules,
+            skipped: s.skipped,
+        })
     }
 
     /// Whether a record of `kind` is to be acted on.

@@ -14,11 +14,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 use vault_core::accounts::{Account, AccountId, CreatedBy, NewAccount, Principal};
+use vault_core::audit::Outcome;
 
 use super::ApiRoutes;
 use crate::audit::AuditRecord;
 use crate::authz::Capability;
-use crate::error::{current_request_id, ApiError, FieldProblem};
+use crate::error::{ApiError, FieldProblem};
 use crate::extract::{ApiJson, Authorized, OptionalJson, Page, RequiredCapability};
 use crate::state::AppState;
 
@@ -168,21 +169,12 @@ fn record(
     auth: &crate::extract::Caller,
     purpose: &str,
     action: &'static str,
-    outcome: &'static str,
-    subjects: Vec<String>,
+    outcome: Outcome,
+    subjects: Vec<Uuid>,
 ) -> AuditRecord {
-    AuditRecord {
-        action,
-        outcome,
-        actor: Some(auth.actor()),
-        token_id: auth.token_id().map(|t| t.to_string()),
-        roles: auth.roles(),
-        purpose: Some(purpose.to_owned()),
-        subjects,
-        reason: None,
-        request_id: current_request_id(),
-        source: auth.source,
-    }
+    let mut r = auth.audit_record(action, outcome, purpose);
+    r.subjects = subjects;
+    r
 }
 
 fn creator(caller: &crate::extract::Caller) -> CreatedBy {
@@ -259,9 +251,9 @@ pub(crate) async fn create_account(
         Err(e) => {
             let e = ApiError::from(e);
             let outcome = match e {
-                ApiError::Validation(_) => "invalid",
-                ApiError::Unauthenticated => "denied",
-                _ => "error",
+                ApiError::Validation(_) | ApiError::Conflict(_) => Outcome::Invalid,
+                ApiError::Unauthenticated => Outcome::Denied,
+                _ => Outcome::Error,
             };
             state
                 .audit(record(
@@ -280,8 +272,8 @@ pub(crate) async fn create_account(
             caller,
             &auth.purpose.0,
             "account.create",
-            "ok",
-            vec![account.id.to_string(), format!("token:{}", token.token_id)],
+            Outcome::Ok,
+            vec![account.id.0],
         ))
         .await?;
     Ok((
@@ -314,9 +306,9 @@ pub(crate) async fn disable_account(
     let id = account_id(&id)?;
     let r = state.accounts().disable(id, &creator(&auth.caller)).await;
     let outcome = match &r {
-        Ok(()) => "ok",
-        Err(vault_core::accounts::AccountsError::NotFound) => "not_found",
-        Err(_) => "error",
+        Ok(()) => Outcome::Ok,
+        Err(vault_core::accounts::AccountsError::NotFound) => Outcome::NotFound,
+        Err(_) => Outcome::Error,
     };
     state
         .audit(record(
@@ -324,7 +316,7 @@ pub(crate) async fn disable_account(
             &auth.purpose.0,
             "account.disable",
             outcome,
-            vec![id.to_string()],
+            vec![id.0],
         ))
         .await?;
     r?;
@@ -366,11 +358,13 @@ pub(crate) async fn issue_token(
         .accounts()
         .issue_token(id, expires, &creator(&auth.caller))
         .await;
-    let mut subjects = vec![id.to_string()];
-    if let Ok(t) = &r {
-        subjects.push(format!("token:{}", t.token_id));
-    }
-    let outcome = if r.is_ok() { "ok" } else { "error" };
+    let subjects = vec![id.0];
+    let outcome = match &r {
+        Ok(_) => Outcome::Ok,
+        Err(vault_core::accounts::AccountsError::NotFound) => Outcome::NotFound,
+        Err(vault_core::accounts::AccountsError::Disabled) => Outcome::Invalid,
+        Err(_) => Outcome::Error,
+    };
     state
         .audit(record(
             &auth.caller,
@@ -410,14 +404,18 @@ pub(crate) async fn revoke_account(
 ) -> Result<Json<RevokeResponse>, ApiError> {
     let id = account_id(&id)?;
     let r = state.accounts().revoke_account_tokens(id).await;
-    let outcome = if r.is_ok() { "ok" } else { "error" };
+    let outcome = match &r {
+        Ok(_) => Outcome::Ok,
+        Err(vault_core::accounts::AccountsError::NotFound) => Outcome::NotFound,
+        Err(_) => Outcome::Error,
+    };
     state
         .audit(record(
             &auth.caller,
             &auth.purpose.0,
             "account.revoke",
             outcome,
-            vec![id.to_string()],
+            vec![id.0],
         ))
         .await?;
     let s = r?;
@@ -446,21 +444,18 @@ pub(crate) async fn revoke_tenant(
 ) -> Result<Json<RevokeResponse>, ApiError> {
     let r = state.accounts().revoke_tenant_tokens(&prefecture).await;
     let ok = r.is_ok();
-    // Only a valid prefecture code is recorded as a subject.
-    let subjects = if ok {
-        vec![format!("prefecture:{prefecture}")]
-    } else {
-        vec![]
-    };
-    state
-        .audit(record(
-            &auth.caller,
-            &auth.purpose.0,
-            "tenant.revoke",
-            if ok { "ok" } else { "invalid" },
-            subjects,
-        ))
-        .await?;
+    let mut rec = record(
+        &auth.caller,
+        &auth.purpose.0,
+        "tenant.revoke",
+        if ok { Outcome::Ok } else { Outcome::Invalid },
+        vec![],
+    );
+    // Only a valid prefecture code is recorded (as the event's tenant).
+    if ok {
+        rec.tenant = Some(prefecture.clone());
+    }
+    state.audit(rec).await?;
     let s = r?;
     Ok(Json(RevokeResponse {
         accounts: s.accounts,
@@ -498,7 +493,7 @@ pub(crate) async fn roster(
             &auth.caller,
             &auth.purpose.0,
             "account.roster",
-            "ok",
+            Outcome::Ok,
             vec![],
         ))
         .await?;

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
+use vault_core::audit::{AuditError, AuditEvent, Ident, Label, Outcome};
 use vault_core::store::Backend;
 
 use super::ApiRoutes;
@@ -49,11 +50,17 @@ pub(crate) async fn healthz() -> Json<Status> {
     })
 }
 
-/// The database accepts writes (and, once merged, the audit log).
+/// How long readiness waits for the audit writer to answer.
+const AUDIT_PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The database accepts writes and the audit log can be written: the writer answers
+/// a checkpoint request (which signs a checkpoint only if events are unsigned), and if
+/// the latest appends failed, a probe event (`service.readiness_probe` of `system`) is
+/// appended to see whether they work again.
 #[utoipa::path(get, path = "/readyz", tag = "service",
     responses(
         (status = 200, description = "ready to serve", body = Status),
-        (status = 503, description = "database not writable", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "database not writable, or the audit writer does not answer", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Status>, ApiError> {
     let now = chrono::Utc::now().to_rfc3339();
@@ -69,14 +76,35 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Status>
             .map(|_| ()),
         Backend::Postgres(p) => sqlx::query(sql_pg).bind(now).execute(p).await.map(|_| ()),
     };
-    match r {
-        Ok(_) => Ok(Json(Status {
+    if let Err(e) = r {
+        tracing::warn!(error = %e, "readiness probe: database not writable");
+        return Err(ApiError::Unavailable("the database does not accept writes"));
+    }
+    let log = state.audit_log();
+    let probe = async {
+        if state.audit_failed_since_last_look() {
+            let event = AuditEvent::new(
+                Ident::system(),
+                Label::parse("action", "service.readiness_probe")?,
+                Outcome::Ok,
+            );
+            log.append(event).await.map(|_| ())
+        } else {
+            log.checkpoint_now().await.map(|_| ())
+        }
+    };
+    match tokio::time::timeout(AUDIT_PROBE_TIMEOUT, probe).await {
+        Ok(Ok(())) => Ok(Json(Status {
             status: "ready",
             database: Some(state.backend().name()),
         })),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness probe: database not writable");
-            Err(ApiError::Unavailable("the database does not accept writes"))
+        Ok(Err::<(), AuditError>(e)) => {
+            tracing::warn!(error = %e, "readiness probe: the audit writer failed");
+            Err(ApiError::Unavailable("the audit log cannot be written"))
+        }
+        Err(_) => {
+            tracing::warn!("readiness probe: the audit writer did not answer in time");
+            Err(ApiError::Unavailable("the audit log cannot be written"))
         }
     }
 }
@@ -88,10 +116,8 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Status>
         (status = 401, description = "no valid token", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn metrics(State(state): State<AppState>, _caller: Caller) -> Response {
-    state
-        .metrics()
-        .set_audit_queue_depth(state.audit_queue_depth());
-    let mut resp = state.metrics().render().into_response();
+    let audit = state.audit_log().metrics();
+    let mut resp = state.metrics().render(&audit).into_response();
     resp.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
