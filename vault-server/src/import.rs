@@ -5,7 +5,8 @@
 //! API's rules, checked against the policy in force (`policy_file` or the built-in one)
 //! as the system actor `system:import` with role `exam_system` and purpose
 //! `system_sync`, sealed and indexed by the facade, committed in batches with one
-//! audit event per batch (chain `import`), resumable: running the same file again
+//! audit event per batch (chain `import`, checkpoints in
+//! `{data_dir}/audit/import-checkpoints.jsonl`), resumable: running the same file again
 //! after an interruption skips what was committed.
 //!
 //! On a terminal a progress bar runs on standard error. Each refused line is reported
@@ -15,7 +16,7 @@
 //! imported), 1 some lines refused or the import stopped, 2 usage or configuration.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Args;
@@ -162,9 +163,11 @@ fn print_summary(s: &ImportSummary) {
     println!("{json}");
 }
 
-/// The audit checkpoint file of the data directory (created 0700 if missing).
-fn checkpoint_file(data_dir: &Path) -> Result<PathBuf, CliError> {
-    let dir = data_dir.join("audit");
+/// The import's own checkpoint file in the data directory's audit directory (created
+/// 0700 if missing): a running server appends to `checkpoints.jsonl`, and two
+/// processes must not append to one file. `audit verify` reads every `*.jsonl` there.
+fn checkpoint_file(cfg: &Config) -> Result<PathBuf, CliError> {
+    let dir = cfg.audit_dir();
     if !dir.exists() {
         use std::os::unix::fs::DirBuilderExt as _;
         std::fs::DirBuilder::new()
@@ -173,7 +176,7 @@ fn checkpoint_file(data_dir: &Path) -> Result<PathBuf, CliError> {
             .create(&dir)
             .map_err(|e| CliError::Runtime(format!("cannot create {}: {e}", dir.display())))?;
     }
-    Ok(dir.join("checkpoints.jsonl"))
+    Ok(dir.join("import-checkpoints.jsonl"))
 }
 
 /// Runs `kentei-vault import`.
@@ -223,7 +226,7 @@ pub(crate) async fn run(args: ImportArgs) -> Result<(), CliError> {
     let audit = AuditLog::start(
         backend.clone(),
         Arc::new(keyring.audit_signer()),
-        AuditConfig::new(IMPORT_CHAIN, checkpoint_file(&data_dir)?),
+        AuditConfig::new(IMPORT_CHAIN, checkpoint_file(&cfg)?),
     )
     .await
     .map_err(|e| CliError::Runtime(format!("cannot start the audit log: {e}")))?;
