@@ -45,6 +45,11 @@
 //! re-running a file after a crash or an interruption, or importing a file that extends
 //! one already imported, never imports a line twice; a rejected line inside the skipped
 //! prefix is not reported again (fix it in a new file).
+//!
+//! # Plaintext in memory
+//!
+//! Line buffers are zeroized when their batch is done; the parsed JSON values are not
+//! (serde_json has no zeroizing type), exactly as for a request body of the API.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
