@@ -405,6 +405,25 @@ fn load_policy_file(path: &Path) -> Result<Policy, CliError> {
     Policy::load(path).map_err(|e| CliError::Runtime(format!("invalid policy:\n{e}")))
 }
 
+/// The shortest age, in days, at which the policy lets audit events be pruned: the
+/// `audit_event` rule's period counted generously (a year as 366 days, a month as 31),
+/// so that pruning is never early; no rule or a permanent one: never.
+fn audit_retention_days(policy: &Policy) -> u64 {
+    let rule = policy
+        .retention_rules()
+        .iter()
+        .find(|r| r.target() == vault_policy::RetentionTarget::AuditEvent);
+    match rule.map(|r| r.period()) {
+        Some(vault_policy::Period::Finite {
+            years,
+            months,
+            days,
+        }) => u64::from(years) * 366 + u64::from(months) * 31 + u64::from(days),
+        // Never: the audit writer saturates the cut-off.
+        _ => u64::MAX,
+    }
+}
+
 /// The text of the policy in force: the policy file, or the built-in default.
 fn policy_text_of(cfg: &Config) -> Result<String, CliError> {
     match &cfg.policy_file {
@@ -811,7 +830,8 @@ async fn serve(cfg: Config, accept_shorter_retention: bool) -> Result<(), CliErr
     let audit = AuditLog::start(
         backend.clone(),
         Arc::new(keyring.audit_signer()),
-        AuditConfig::new(&cfg.audit_chain_id, cfg.checkpoint_file()),
+        AuditConfig::new(&cfg.audit_chain_id, cfg.checkpoint_file())
+            .min_retention_days(audit_retention_days(policy.policy())),
     )
     .await
     .map_err(|e| CliError::Runtime(format!("cannot start the audit log: {e}")))?;
@@ -900,4 +920,28 @@ async fn serve(cfg: Config, accept_shorter_retention: bool) -> Result<(), CliErr
     r.map_err(CliError::runtime)?;
     tracing::info!("stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audit_events_are_kept_at_least_the_policys_ten_years() {
+        // 10 years counted generously: pruning is never early.
+        assert_eq!(audit_retention_days(&Policy::default_policy()), 3660);
+    }
+
+    #[test]
+    fn a_policy_without_an_audit_rule_never_prunes() {
+        let text = Policy::default_policy_toml();
+        let start = text.find("id = \"audit_events\"").expect("audit rule");
+        let block_start = text[..start].rfind("[[retention]]").expect("block");
+        let block_end = text[start..]
+            .find("[[retention]]")
+            .map_or(text.len(), |i| start + i);
+        let without = format!("{}{}", &text[..block_start], &text[block_end..]);
+        let p = Policy::from_toml(&without, "test").expect("a policy without an audit rule loads");
+        assert_eq!(audit_retention_days(&p), u64::MAX);
+    }
 }
