@@ -938,31 +938,47 @@ impl Vault {
     ) -> Result<RecordView, VaultError> {
         let action = action_name(Action::Read, kind);
         self.require_purpose(actor, purpose, action).await?;
+        let (row, view) = self
+            .subject_record_view(actor, purpose, action, Action::Read, kind, id)
+            .await?;
+        self.reveal_record(actor, purpose, action, &row, &view, id.to_string())
+            .await
+    }
+
+    /// A subject's own record of `kind` inside the caller's prefectures, and the view the
+    /// policy grants for `act` on it; a missing, other-kind or out-of-scope record is an
+    /// audited not-found, a refused view an audited refusal.
+    async fn subject_record_view(
+        &self,
+        actor: &Actor,
+        purpose: &str,
+        action: &str,
+        act: Action,
+        kind: RecordKind,
+        id: Uuid,
+    ) -> Result<(RecordRow, BTreeSet<&'static str>), VaultError> {
         let subjects = vec![id];
-        let Some(row) = self.store.get_record(id, &actor.tenants).await? else {
-            return Err(self
-                .refuse(actor, purpose, action, subjects, VaultError::NotFound)
-                .await);
+        let row = match self.store.get_record(id, &actor.tenants).await? {
+            Some(row) if row.kind == kind => row,
+            _ => {
+                return Err(self
+                    .refuse(actor, purpose, action, subjects, VaultError::NotFound)
+                    .await)
+            }
         };
-        if row.kind != kind {
-            return Err(self
-                .refuse(actor, purpose, action, subjects, VaultError::NotFound)
-                .await);
-        }
         let suspended = self.is_suspended(id, &actor.tenants).await?;
         let view = self
             .permit(
                 actor,
                 purpose,
-                Action::Read,
+                act,
                 kind,
                 Some(&row.prefecture_code),
                 suspended,
                 &subjects,
             )
             .await?;
-        self.reveal_record(actor, purpose, action, &row, &view, id.to_string())
-            .await
+        Ok((row, view))
     }
 
     async fn is_suspended(
@@ -1066,27 +1082,8 @@ impl Vault {
                     .await)
             }
         };
-        let Some(row) = self.store.get_record(id, &actor.tenants).await? else {
-            return Err(self
-                .refuse(actor, purpose, action, subjects, VaultError::NotFound)
-                .await);
-        };
-        if row.kind != kind {
-            return Err(self
-                .refuse(actor, purpose, action, subjects, VaultError::NotFound)
-                .await);
-        }
-        let suspended = self.is_suspended(id, &actor.tenants).await?;
-        let view = self
-            .permit(
-                actor,
-                purpose,
-                Action::Update,
-                kind,
-                Some(&row.prefecture_code),
-                suspended,
-                &subjects,
-            )
+        let (row, view) = self
+            .subject_record_view(actor, purpose, action, Action::Update, kind, id)
             .await?;
         self.check_writable(actor, purpose, action, &record, &view)
             .await?;
