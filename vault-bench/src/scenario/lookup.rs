@@ -19,7 +19,8 @@ use vault_policy::TenantScope;
 use super::db::BenchDb;
 use super::import::{generate, scratch};
 use super::{
-    connect_options, open_vault, percentile_ms, raw, BenchError, BenchOptions, Report, Scenario,
+    connect_options, open_vault, percentile_ms, process_cpu_secs, raw, BenchError, BenchOptions,
+    Report, Scenario,
 };
 use crate::{Generator, GeneratorConfig};
 
@@ -115,6 +116,8 @@ pub(super) async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
         .collect();
     let exams = Arc::new(exams);
 
+    let batches_before = vault.audit().metrics().batches();
+    let cpu_start = process_cpu_secs();
     let (vault_time, vault_lat) = {
         let vault: Vault = vault.clone();
         let actor = Arc::new(reader());
@@ -130,6 +133,7 @@ pub(super) async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
         })
         .await?
     };
+    let cpu_mid = process_cpu_secs();
     let (baseline_time, base_lat) = {
         let backend: Backend = db.backend.clone();
         drive(exams.clone(), opts.readers, move |exam| {
@@ -142,7 +146,18 @@ pub(super) async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
         })
         .await?
     };
+    let cpu_end = process_cpu_secs();
     report.timed(reads, vault_time, baseline_time);
+    // CPU per read (all threads: readers, SQLite workers, audit writer), in µs.
+    if let (Some(a), Some(b), Some(c)) = (cpu_start, cpu_mid, cpu_end) {
+        let per_read = |secs: f64| (secs * 1e6 / reads as f64).round();
+        report
+            .extra
+            .insert("vault_cpu_us_per_read".into(), json!(per_read(b - a)));
+        report
+            .extra
+            .insert("baseline_cpu_us_per_read".into(), json!(per_read(c - b)));
+    }
     report.p50_ms = Some(percentile_ms(&vault_lat, 50.0));
     report.p99_ms = Some(percentile_ms(&vault_lat, 99.0));
     report.extra.insert(
@@ -152,6 +167,15 @@ pub(super) async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
     report.extra.insert(
         "baseline_p99_ms".into(),
         json!(percentile_ms(&base_lat, 99.0)),
+    );
+    // How many reads each audit commit carried (group commit at work).
+    let audit_commits = vault.audit().metrics().batches() - batches_before;
+    report
+        .extra
+        .insert("audit_commits".into(), json!(audit_commits));
+    report.extra.insert(
+        "reads_per_audit_commit".into(),
+        json!((reads as f64 / audit_commits.max(1) as f64 * 10.0).round() / 10.0),
     );
     report.extra.insert("readers".into(), json!(opts.readers));
     report.extra.insert("examinees".into(), json!(opts.records));

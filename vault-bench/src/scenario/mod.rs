@@ -322,6 +322,21 @@ fn load_average() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// CPU time (user + system) this process has used so far, in seconds (Linux
+/// `/proc/self/stat`, clock ticks of 10 ms). The scenarios' own process runs the
+/// database too (SQLite's work is in its worker threads), so the difference over a
+/// phase is all the CPU that phase cost.
+fn process_cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
 /// Peak resident set size of this process (Linux `VmHWM`).
 fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

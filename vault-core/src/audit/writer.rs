@@ -1,6 +1,6 @@
-//! The audit writer: one task per log that commits events in batches (group commit).
+//! The audit writer: one thread per log that commits events in batches (group commit).
 //!
-//! Callers send events over a channel and wait for their sequence number. The task
+//! Callers send events over a channel and wait for their sequence number. The writer
 //! takes everything that queued up while the previous transaction was committing,
 //! writes it in one transaction (SQLite `BEGIN IMMEDIATE`; PostgreSQL with the chain
 //! head locked `FOR UPDATE`), and acknowledges each event only after the commit
@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, oneshot, Mutex};
-use tokio::task::JoinHandle;
 
 use super::chain::{genesis_hash, Hash, StoredEvent};
 use super::checkpoint::{
@@ -203,7 +202,8 @@ struct Shared {
     chain_id: String,
     metrics: Arc<AuditMetrics>,
     append_timeout: Duration,
-    task: Mutex<Option<JoinHandle<()>>>,
+    /// Answers when the writer thread has finished.
+    task: Mutex<Option<oneshot::Receiver<()>>>,
 }
 
 /// The audit log (監査ログ) of this process: appends events to its chain.
@@ -294,8 +294,20 @@ impl AuditLog {
             append_timeout: cfg.append_timeout,
             task: Mutex::new(None),
         });
+        // The writer runs on a thread and runtime of its own. Each batch takes several
+        // round trips to the database; on the caller's runtime every one of them would
+        // wait behind the tasks the readers keep busy (decryption, request handling),
+        // and every reader waits for the batch. Its own thread answers each round trip
+        // at once, so a group commit takes the time of the database, not of the queue.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| AuditError::Config(format!("cannot start the audit writer: {e}")))?;
+        let (done_tx, done_rx) = oneshot::channel();
+        let thread_chain = cfg.chain_id.clone();
         let writer = Writer {
-            backend,
+            // Its own connection: it never queues behind readers for one of the pool.
+            backend: backend.dedicated_connection(),
             signer,
             metrics,
             pending_file: Vec::new(),
@@ -304,8 +316,18 @@ impl AuditLog {
             last_checkpoint_try: Instant::now(),
             cfg,
         };
-        let handle = tokio::spawn(writer.run(rx));
-        *shared.task.lock().await = Some(handle);
+        std::thread::Builder::new()
+            .name("audit-writer".into())
+            .spawn(move || {
+                runtime.block_on(writer.run(rx));
+                let _ = done_tx.send(());
+            })
+            .map_err(|e| {
+                AuditError::Config(format!(
+                    "cannot start the audit writer of chain {thread_chain}: {e}"
+                ))
+            })?;
+        *shared.task.lock().await = Some(done_rx);
         Ok(AuditLog { tx, shared })
     }
 
@@ -399,8 +421,8 @@ impl AuditLog {
                 .queue_depth
                 .fetch_sub(1, Ordering::Relaxed);
         }
-        if let Some(handle) = self.shared.task.lock().await.take() {
-            let _ = handle.await;
+        if let Some(done) = self.shared.task.lock().await.take() {
+            let _ = done.await;
         }
     }
 
@@ -458,6 +480,7 @@ async fn check_not_behind_file(
 }
 
 struct Writer {
+    /// A connection of its own (see [`Backend::dedicated_connection`]).
     backend: Backend,
     signer: Arc<dyn CheckpointSigner>,
     cfg: AuditConfig,
@@ -562,6 +585,7 @@ impl Writer {
             self.checkpoint(true).await.ok();
         }
         self.flush_file().await;
+        self.backend.close().await;
     }
 
     async fn commit_events(&mut self, events: &[AuditEvent], acks: Vec<AppendAck>) {

@@ -310,6 +310,37 @@ impl Backend {
             Backend::Postgres(p) => p.close().await,
         }
     }
+
+    /// A pool of one connection to the same database with the same options, opened on
+    /// first use and kept open, for a task that writes continually (the audit writer):
+    /// it never queues for a connection behind the readers of the shared pool, and on
+    /// SQLite its page cache stays its own.
+    pub fn dedicated_connection(&self) -> Backend {
+        match self {
+            Backend::Sqlite(pool) => Backend::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .min_connections(0)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .test_before_acquire(false)
+                    .connect_lazy_with(
+                        (*pool.connect_options())
+                            .clone()
+                            // Statement journals of multi-row inserts stay in memory.
+                            .pragma("temp_store", "MEMORY"),
+                    ),
+            ),
+            Backend::Postgres(pool) => Backend::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(1)
+                    .min_connections(0)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .connect_lazy_with((*pool.connect_options()).clone()),
+            ),
+        }
+    }
 }
 
 /// Options for [`connect`].
@@ -342,8 +373,12 @@ pub async fn connect(url: &str, opts: &ConnectOptions) -> Result<Backend, StoreE
             .foreign_keys(true)
             .busy_timeout(opts.busy_timeout)
             .pragma("secure_delete", "ON");
+        // An embedded database has no network to break a connection: the round trip
+        // to each connection's worker thread that sqlx's check before every
+        // acquisition costs is saved.
         let pool = SqlitePoolOptions::new()
             .max_connections(opts.max_connections)
+            .test_before_acquire(false)
             .connect_with(co)
             .await?;
         sqlx::migrate!("../migrations/sqlite")

@@ -75,6 +75,7 @@ impl SqliteStore {
             .min_connections(0)
             .idle_timeout(None)
             .max_lifetime(None)
+            .test_before_acquire(false)
             .acquire_timeout(WRITER_ACQUIRE_TIMEOUT)
             .connect_lazy_with(options);
         SqliteStore { pool, writer }
