@@ -1,7 +1,7 @@
 //! Benchmarks for kentei-vault: the deterministic synthetic data generator
 //! whose output the scenarios and `kentei-vault import --file F.ndjson` read,
 //! and the load scenarios themselves ([`scenario`]: `import`, `lookup`,
-//! `rewrap`, `pgcrypto`, each against a plaintext baseline).
+//! `rewrap`, `pgcrypto`, `http`, each against a plaintext baseline).
 //!
 //! # The population
 //!

@@ -1,9 +1,15 @@
 //! `vault-bench`: benchmark scenarios for kentei-vault, one subcommand each:
-//! `generate` (synthetic NDJSON input), `import`, `lookup`, `rewrap`, `pgcrypto`.
-//! A scenario prints a table and, as its last line, one JSON object.
+//! `generate` (synthetic NDJSON input), `import`, `lookup`, `rewrap`, `pgcrypto`,
+//! `http`. A scenario prints a table and, as its last line, one JSON object.
+//!
+//! Two hidden subcommands are the server processes of `http`, which runs this same
+//! executable as its children: `kentei-vault -- ARGS…` (the real `kentei-vault`
+//! command line) and `baseline-server` (the plaintext baseline).
 
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -31,11 +37,41 @@ enum Command {
     Rewrap(ScenarioArgs),
     /// Field encryption: the vault against pgcrypto (PostgreSQL).
     Pgcrypto(ScenarioArgs),
+    /// Audited reads over HTTP from the real server in a child process, against a
+    /// plaintext server with the same route; with the server's memory.
+    Http(ScenarioArgs),
+    /// The `kentei-vault` command line (`vault-bench kentei-vault -- serve …`): the vault
+    /// server process of `http`.
+    #[command(name = "kentei-vault", hide = true)]
+    KenteiVault {
+        /// Arguments of `kentei-vault`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<OsString>,
+    },
+    /// The plaintext baseline server of `http`.
+    #[command(hide = true)]
+    BaselineServer(BaselineArgs),
+}
+
+#[derive(Args)]
+struct BaselineArgs {
+    /// Database holding the baseline tables.
+    #[arg(long, env = vault_bench::scenario::BASELINE_DATABASE_URL_ENV, hide_env_values = true)]
+    database_url: String,
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// The one accepted bearer token.
+    #[arg(long, env = vault_bench::scenario::BASELINE_TOKEN_ENV, hide_env_values = true)]
+    token: String,
+    /// Database connections.
+    #[arg(long, default_value_t = 8)]
+    connections: u32,
 }
 
 #[derive(Args)]
 struct ScenarioArgs {
-    /// Examinees (import, lookup), data keys (rewrap) or field values (pgcrypto).
+    /// Examinees (import, lookup, http), data keys (rewrap) or field values (pgcrypto).
     #[arg(long, default_value_t = 100_000)]
     records: u64,
     /// `sqlite` or `postgres`.
@@ -50,13 +86,19 @@ struct ScenarioArgs {
     /// Import preparing threads (default: available cores).
     #[arg(long)]
     workers: Option<usize>,
-    /// Concurrent readers (lookup).
+    /// Concurrent readers (lookup); keep-alive HTTP connections, one reader each (http).
     #[arg(long, default_value_t = 64)]
     readers: usize,
-    /// Reads per side (lookup; default: --records, at least 20000).
+    /// Reads per side (lookup, http; default: --records, at least 20000).
     #[arg(long, default_value_t = 0)]
     reads: u64,
-    /// Database connections.
+    /// Measure each side for this many seconds instead of --reads requests (http).
+    #[arg(long, default_value_t = 0)]
+    seconds: u64,
+    /// Requests per side before the measurement, not counted (http).
+    #[arg(long, default_value_t = 2000)]
+    warmup: u64,
+    /// Database connections (http: the pool of each server process).
     #[arg(long, default_value_t = 8)]
     connections: u32,
     /// Directory for the SQLite databases and generated files (local disk).
@@ -104,6 +146,35 @@ fn main() -> ExitCode {
         Command::Lookup(args) => run_scenario(Scenario::Lookup, args),
         Command::Rewrap(args) => run_scenario(Scenario::Rewrap, args),
         Command::Pgcrypto(args) => run_scenario(Scenario::Pgcrypto, args),
+        Command::Http(args) => run_scenario(Scenario::Http, args),
+        Command::KenteiVault { args } => {
+            scenario::exit_with_parent();
+            vault_server::cli::run_from(std::iter::once(OsString::from("kentei-vault")).chain(args))
+        }
+        Command::BaselineServer(args) => baseline_server(args),
+    }
+}
+
+fn baseline_server(args: BaselineArgs) -> ExitCode {
+    scenario::exit_with_parent();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("vault-bench baseline-server: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let server =
+        scenario::BaselineServer::new(args.database_url, args.listen, args.token, args.connections);
+    match rt.block_on(scenario::serve_baseline(server)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vault-bench baseline-server: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 
@@ -116,6 +187,8 @@ fn run_scenario(which: Scenario, args: ScenarioArgs) -> ExitCode {
     }
     opts.readers = args.readers;
     opts.reads = args.reads;
+    opts.seconds = args.seconds;
+    opts.warmup = args.warmup;
     opts.connections = args.connections;
     opts.dir = args.dir;
     let rt = match tokio::runtime::Builder::new_multi_thread()

@@ -73,6 +73,47 @@ async fn pgcrypto_compares_with_pgp_sym_encrypt_and_encrypt_iv() {
     assert!(v["encrypt_iv_per_sec"].as_f64().is_some_and(|x| x > 0.0));
 }
 
+/// The http scenario on a tiny population: the real server and the baseline server as
+/// children of the built `vault-bench`, 2,000 reads over 8 connections.
+fn tiny_http(backend: BackendKind) -> BenchOptions {
+    let mut opts = tiny(backend);
+    opts.reads = 2000;
+    opts.warmup = 200;
+    opts.exe = Some(env!("CARGO_BIN_EXE_vault-bench").into());
+    opts
+}
+
+fn assert_http(v: &Value, backend: &str) {
+    assert_common(v, "http", backend);
+    assert_eq!(v["records"], 2000);
+    assert_eq!(v["baseline_requests"], 2000);
+    assert_eq!(v["connections"], 8);
+    assert_eq!(v["errors"], 0);
+    // Every request sent, the warm-up included, left one audited read.
+    assert_eq!(v["audited_reads"], 2200);
+    for key in ["p50_ms", "baseline_p50_ms", "baseline_rss_mib"] {
+        assert!(v[key].as_f64().is_some_and(|x| x > 0.0), "{key} in {v}");
+    }
+    assert!(v["p99_ms"].as_f64() >= v["p50_ms"].as_f64());
+    assert!(v["baseline_p99_ms"].as_f64() >= v["baseline_p50_ms"].as_f64());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_reads_through_the_real_server_and_reports_its_memory_on_sqlite() {
+    let report = run(Scenario::Http, &tiny_http(BackendKind::Sqlite))
+        .await
+        .expect("http");
+    assert_http(&json_of(&report), "sqlite");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_reads_through_the_real_server_on_postgres() {
+    let report = run(Scenario::Http, &tiny_http(BackendKind::Postgres))
+        .await
+        .expect("http");
+    assert_http(&json_of(&report), "postgres");
+}
+
 #[tokio::test]
 async fn pgcrypto_refuses_sqlite() {
     assert!(run(Scenario::Pgcrypto, &tiny(BackendKind::Sqlite))

@@ -4,6 +4,7 @@
 //!
 //! Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -263,9 +264,23 @@ impl CliError {
     }
 }
 
-/// Parses the command line, runs the command and returns the exit code.
+/// Parses the process's command line, runs the command and returns the exit code.
 pub fn run() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    run_from(std::env::args_os())
+}
+
+/// Parses `args` as a command line (the first item is the program name, as in
+/// [`std::env::args_os`]), runs the command on a new multi-threaded runtime and
+/// returns the exit code: the `kentei-vault` binary without its own process, for tools
+/// that run the real service as a child of themselves (`vault-bench http`).
+///
+/// Must not be called from inside an async runtime (it starts its own).
+pub fn run_from<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
@@ -925,6 +940,28 @@ async fn serve(cfg: Config, accept_shorter_retention: bool) -> Result<(), CliErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_from_answers_the_exit_codes_of_the_command_line() {
+        assert_eq!(run_from(["kentei-vault", "--version"]), ExitCode::SUCCESS);
+        // Usage error: 2.
+        assert_eq!(
+            run_from(["kentei-vault", "serve", "--no-such-flag"]),
+            ExitCode::from(2)
+        );
+        // Runtime failure: 1 (the policy file does not exist).
+        let dir = std::env::temp_dir().join(format!("kv-run-from-{}", std::process::id()));
+        let missing = dir.join("missing-policy.toml");
+        assert_eq!(
+            run_from([
+                OsString::from("kentei-vault"),
+                OsString::from("policy"),
+                OsString::from("check"),
+                missing.into_os_string(),
+            ]),
+            ExitCode::from(1)
+        );
+    }
 
     #[test]
     fn audit_events_are_kept_at_least_the_policys_ten_years() {

@@ -11,6 +11,8 @@ use super::{BackendKind, BenchError};
 
 pub(super) struct BenchDb {
     pub(super) backend: Backend,
+    /// The URL the database was opened with (for a server in another process).
+    pub(super) url: String,
     pg: Option<(String, String)>,
     sqlite_file: Option<std::path::PathBuf>,
 }
@@ -30,6 +32,7 @@ impl BenchDb {
                 let url = format!("sqlite://{}", file.display());
                 Ok(BenchDb {
                     backend: connect(&url, opts).await?,
+                    url,
                     pg: None,
                     sqlite_file: Some(file),
                 })
@@ -41,9 +44,11 @@ impl BenchDb {
                     .execute(format!("CREATE DATABASE {db}").as_str())
                     .await?;
                 admin.close().await?;
-                let backend = connect(&format!("{pg_url}/{db}"), opts).await?;
+                let url = format!("{pg_url}/{db}");
+                let backend = connect(&url, opts).await?;
                 Ok(BenchDb {
                     backend,
+                    url,
                     pg: Some((pg_url.to_owned(), db)),
                     sqlite_file: None,
                 })

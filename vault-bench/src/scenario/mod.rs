@@ -10,6 +10,10 @@
 //!   `UPDATE` of the same rows.
 //! - `pgcrypto` (PostgreSQL): the vault's field sealing against `pgp_sym_encrypt` and
 //!   `encrypt_iv` inside PostgreSQL.
+//! - `http`: audited reads of `GET /v1/applications/{application_id}` from the real
+//!   server in a child process, driven over keep-alive connections by a load generator
+//!   in this process, against a plaintext server with the same route; with the
+//!   server's resident memory.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -26,12 +30,20 @@ use vault_core::store::{open_store, Backend, ConnectOptions};
 use vault_core::vault::Vault;
 use vault_policy::Policy;
 
+mod baseline_server;
 mod db;
+mod http;
 mod import;
+mod load;
 mod lookup;
 mod pgcrypto;
 mod raw;
 mod rewrap;
+
+pub use baseline_server::{serve_baseline, BaselineServer};
+pub use http::{
+    exit_with_parent, BASELINE_DATABASE_URL_ENV, BASELINE_TOKEN_ENV, EXIT_WITH_PARENT_ENV,
+};
 
 /// The database a scenario runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,6 +88,8 @@ pub enum Scenario {
     Rewrap,
     /// Field encryption: the vault against pgcrypto.
     Pgcrypto,
+    /// Audited reads over HTTP against a plaintext server.
+    Http,
 }
 
 impl Scenario {
@@ -86,6 +100,7 @@ impl Scenario {
             Scenario::Lookup => "lookup",
             Scenario::Rewrap => "rewrap",
             Scenario::Pgcrypto => "pgcrypto",
+            Scenario::Http => "http",
         }
     }
 }
@@ -94,7 +109,7 @@ impl Scenario {
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct BenchOptions {
-    /// Examinees (import, lookup), data keys (rewrap) or field values (pgcrypto).
+    /// Examinees (import, lookup, http), data keys (rewrap) or field values (pgcrypto).
     pub records: u64,
     /// The backend.
     pub backend: BackendKind,
@@ -105,17 +120,25 @@ pub struct BenchOptions {
     pub batch: usize,
     /// Import preparing threads.
     pub workers: usize,
-    /// Concurrent readers (lookup).
+    /// Concurrent readers (lookup); keep-alive HTTP connections, one reader each (http).
     pub readers: usize,
-    /// Reads per side (lookup); 0 means as many as `records`, at least 20,000.
+    /// Reads per side (lookup, http); 0 means as many as `records`, at least 20,000.
     pub reads: u64,
-    /// Connection pool size.
+    /// http: measure each side for this long instead of `reads` requests (0: off).
+    pub seconds: u64,
+    /// http: requests per side before the measurement, not counted (they also open the
+    /// connections).
+    pub warmup: u64,
+    /// Connection pool size (http: of each server process).
     pub connections: u32,
     /// Directory for SQLite databases and generated files (default: the system's
     /// temporary directory, which must be on a local disk).
     pub dir: Option<PathBuf>,
     /// PostgreSQL server URL without a database name.
     pub pg_url: String,
+    /// http: the `vault-bench` executable that runs the server processes (default: this
+    /// process's own executable, which must be `vault-bench`).
+    pub exe: Option<PathBuf>,
 }
 
 impl BenchOptions {
@@ -129,10 +152,13 @@ impl BenchOptions {
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             readers: 64,
             reads: 0,
+            seconds: 0,
+            warmup: 2000,
             connections: 8,
             dir: None,
             pg_url: std::env::var("KENTEI_BENCH_PG_URL")
                 .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned()),
+            exe: None,
         }
     }
 }
@@ -168,6 +194,9 @@ pub enum BenchError {
     /// The data did not come out as expected.
     #[error("check failed: {0}")]
     Check(String),
+    /// A server process (http) failed to start, to answer or to stop.
+    #[error("server: {0}")]
+    Server(String),
 }
 
 /// What a scenario measured. The last line of `vault-bench SCENARIO` is
@@ -175,7 +204,7 @@ pub enum BenchError {
 #[derive(Clone, Debug, Serialize)]
 #[non_exhaustive]
 pub struct Report {
-    /// `import`, `lookup`, `rewrap` or `pgcrypto`.
+    /// `import`, `lookup`, `rewrap`, `pgcrypto` or `http`.
     pub scenario: &'static str,
     /// `sqlite` or `postgres`.
     pub backend: &'static str,
@@ -189,13 +218,13 @@ pub struct Report {
     pub baseline_per_sec: f64,
     /// `vault_per_sec / baseline_per_sec`.
     pub ratio: f64,
-    /// Median latency of one vault operation (lookup).
+    /// Median latency of one vault operation (lookup, http).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub p50_ms: Option<f64>,
-    /// 99th percentile latency of one vault operation (lookup).
+    /// 99th percentile latency of one vault operation (lookup, http).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub p99_ms: Option<f64>,
-    /// Peak resident memory of the process.
+    /// Peak resident memory of the process (http: of the vault server's process).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rss_mib: Option<f64>,
     /// Wall time of the vault's path.
@@ -234,18 +263,26 @@ impl Report {
 
     /// Sets the count and both timings; computes the rates and the ratio.
     fn timed(&mut self, records: u64, vault: Duration, baseline: Duration) {
-        self.records = records;
-        self.vault_secs = round3(vault.as_secs_f64());
-        self.baseline_secs = round3(baseline.as_secs_f64());
-        let rate = |d: Duration| records as f64 / d.as_secs_f64().max(1e-9);
+        self.timed_each((records, vault), (records, baseline));
+    }
+
+    /// Sets each side's count and timing (they differ when each side runs for a fixed
+    /// time); `records` is the vault's count.
+    fn timed_each(&mut self, vault: (u64, Duration), baseline: (u64, Duration)) {
+        self.records = vault.0;
+        self.vault_secs = round3(vault.1.as_secs_f64());
+        self.baseline_secs = round3(baseline.1.as_secs_f64());
+        let rate = |(n, d): (u64, Duration)| n as f64 / d.as_secs_f64().max(1e-9);
         self.vault_per_sec = rate(vault).round();
         self.baseline_per_sec = rate(baseline).round();
         self.ratio = round3(self.vault_per_sec / self.baseline_per_sec.max(1e-9));
     }
 
+    /// The load average after the run, and this process's peak memory unless the
+    /// scenario measured another process's.
     fn finish(mut self) -> Report {
         self.load_after = load_average();
-        self.rss_mib = peak_rss_mib();
+        self.rss_mib = self.rss_mib.or_else(peak_rss_mib);
         self
     }
 
@@ -277,7 +314,12 @@ impl Report {
             let _ = writeln!(out, "{k:<28} {v:>14}");
         }
         if let Some(rss) = self.rss_mib {
-            let _ = writeln!(out, "{:<28} {:>14.1}", "peak RSS MiB", rss);
+            let label = if self.scenario == Scenario::Http.as_str() {
+                "vault server peak RSS MiB"
+            } else {
+                "peak RSS MiB"
+            };
+            let _ = writeln!(out, "{label:<28} {rss:>14.1}");
         }
         let _ = writeln!(
             out,
@@ -306,6 +348,7 @@ pub async fn run(scenario: Scenario, opts: &BenchOptions) -> Result<Report, Benc
         Scenario::Lookup => lookup::run(opts).await?,
         Scenario::Rewrap => rewrap::run(opts).await?,
         Scenario::Pgcrypto => pgcrypto::run(opts).await?,
+        Scenario::Http => http::run(opts).await?,
     };
     Ok(report.finish())
 }

@@ -476,3 +476,62 @@ pub(super) async fn lookup(
     };
     Ok(body.and_then(|b| serde_json::from_str(&b).ok()))
 }
+
+/// The baseline of `GET /v1/applications/{application_id}`: the application's
+/// plaintext JSON with `examinee_id` and, when there is one, its `result`, read in one
+/// statement through the index on the application id (as the vault answers the
+/// application with its subject and result).
+pub(super) async fn read_application(
+    backend: &Backend,
+    application_id: &str,
+) -> Result<Option<Map<String, Value>>, BenchError> {
+    let row = match backend {
+        Backend::Sqlite(pool) => sqlx::query(
+            "SELECT r.body, r.subject_id, res.body AS result_body FROM raw_index i \
+             JOIN raw_records r ON r.record_id = i.record_id \
+             LEFT JOIN raw_records res ON res.parent_id = r.record_id AND res.kind = 'result' \
+             WHERE i.field = 'application_id' AND i.value = ? LIMIT 1",
+        )
+        .bind(application_id)
+        .fetch_optional(pool)
+        .await?
+        .map(|row| {
+            Ok::<_, sqlx::Error>((
+                row.try_get::<String, _>("body")?,
+                row.try_get::<String, _>("subject_id")?,
+                row.try_get::<Option<String>, _>("result_body")?,
+            ))
+        })
+        .transpose()?,
+        Backend::Postgres(pool) => sqlx::query(
+            "SELECT r.body, r.subject_id::text AS subject_id, res.body AS result_body \
+             FROM raw_index i JOIN raw_records r ON r.record_id = i.record_id \
+             LEFT JOIN raw_records res ON res.parent_id = r.record_id AND res.kind = 'result' \
+             WHERE i.field = 'application_id' AND i.value = $1 LIMIT 1",
+        )
+        .bind(application_id)
+        .fetch_optional(pool)
+        .await?
+        .map(|row| {
+            Ok::<_, sqlx::Error>((
+                row.try_get::<String, _>("body")?,
+                row.try_get::<String, _>("subject_id")?,
+                row.try_get::<Option<String>, _>("result_body")?,
+            ))
+        })
+        .transpose()?,
+    };
+    let Some((body, subject_id, result)) = row else {
+        return Ok(None);
+    };
+    let Ok(mut fields) = serde_json::from_str::<Map<String, Value>>(&body) else {
+        return Err(BenchError::Check(
+            "baseline: a stored body is not JSON".into(),
+        ));
+    };
+    fields.insert("examinee_id".into(), Value::String(subject_id));
+    if let Some(result) = result.and_then(|r| serde_json::from_str::<Value>(&r).ok()) {
+        fields.insert("result".into(), result);
+    }
+    Ok(Some(fields))
+}
