@@ -1022,14 +1022,7 @@ impl Vault {
         key_row: Option<Option<KeyRow>>,
     ) -> Result<RecordView, VaultError> {
         let kind = row.kind;
-        let sealed_names: Vec<String> = SealedRecord::decode(&row.sealed)?
-            .iter()
-            .map(|(n, _)| n.to_owned())
-            .filter(|n| view.contains(n.as_str()))
-            .collect();
-        let mut fields = sealed_names.clone();
-        let plain = plain_fields(kind, row, view);
-        fields.extend(plain.keys().cloned());
+        let (fields, plain) = view_fields(row, view)?;
         // The event is durable before any plaintext exists.
         self.record(
             actor,
@@ -1672,7 +1665,10 @@ impl Vault {
         }
     }
 
-    /// Reads an application in the caller's view (with its result when the view allows).
+    /// Reads an application in the caller's view (with its result when the view allows):
+    /// one blind-index query answers the application, its subject's suspension and data
+    /// key; a second one its result. The events of both reads are appended together, so
+    /// they share one group commit, and are durable before anything is decrypted.
     pub async fn read_application(
         &self,
         actor: &Actor,
@@ -1681,13 +1677,36 @@ impl Vault {
     ) -> Result<RecordView, VaultError> {
         let action = "application.read";
         self.require_purpose(actor, purpose, action).await?;
-        let Some(row) = self.find_application(actor, application_id).await? else {
+        let found = match validate_identifier("application_id", application_id) {
+            Ok(id) => {
+                let keys: Vec<(u32, [u8; 32])> = self
+                    .digests(index_names::APPLICATION_ID, &id)
+                    .iter()
+                    .map(|d| (d.version, d.bytes))
+                    .collect();
+                self.store
+                    .read_by_index(
+                        index_names::APPLICATION_ID,
+                        &keys,
+                        &actor.tenants,
+                        KeyCompartment::General,
+                    )
+                    .await?
+                    .filter(|f| f.record.kind == RecordKind::Application)
+            }
+            Err(_) => None,
+        };
+        let Some(IndexedRecord {
+            record: row,
+            suspended,
+            key: key_row,
+        }) = found
+        else {
             return Err(self
                 .refuse(actor, purpose, action, vec![], VaultError::NotFound)
                 .await);
         };
         let subjects = vec![row.subject_id];
-        let suspended = self.is_suspended(row.subject_id, &actor.tenants).await?;
         let view = self
             .permit(
                 actor,
@@ -1699,20 +1718,6 @@ impl Vault {
                 &subjects,
             )
             .await?;
-        let mut out = self
-            .reveal_record(
-                actor,
-                purpose,
-                action,
-                &row,
-                &view,
-                application_id.to_owned(),
-            )
-            .await?;
-        out.fields.insert(
-            "examinee_id".into(),
-            Value::String(row.subject_id.to_string()),
-        );
         // The result (受検管理) of the application, when one exists and the view allows.
         let results = self
             .store
@@ -1721,8 +1726,8 @@ impl Vault {
                 &actor.tenants,
             )
             .await?;
-        if let Some(result) = results.first() {
-            if let Decision::Permit(rv) = self.decide(
+        let result = results.into_iter().next().and_then(|result| {
+            match self.decide(
                 actor,
                 purpose,
                 Action::Read,
@@ -1730,21 +1735,74 @@ impl Vault {
                 Some(&result.prefecture_code),
                 suspended,
             ) {
-                let rview: BTreeSet<&'static str> = rv.fields().collect();
-                let r = self
-                    .reveal_record(
-                        actor,
-                        purpose,
-                        "result.read",
-                        result,
-                        &rview,
-                        result.record_id.to_string(),
-                    )
-                    .await?;
-                out.fields.insert("result".into(), Value::Object(r.fields));
+                Decision::Permit(rv) => {
+                    let rview: BTreeSet<&'static str> = rv.fields().collect();
+                    Some((result, rview))
+                }
+                _ => None,
             }
+        });
+
+        let (app_fields, app_plain) = view_fields(&row, &view)?;
+        let app_event = self.record(
+            actor,
+            EventSpec {
+                action,
+                purpose,
+                tenant: Some(row.prefecture_code.clone()),
+                subjects: subjects.clone(),
+                fields: app_fields,
+                outcome: Outcome::Ok,
+            },
+        );
+        let result_plain = match &result {
+            Some((r, rview)) => {
+                let (fields, plain) = view_fields(r, rview)?;
+                let result_event = self.record(
+                    actor,
+                    EventSpec {
+                        action: "result.read",
+                        purpose,
+                        tenant: Some(r.prefecture_code.clone()),
+                        subjects: vec![r.subject_id],
+                        fields,
+                        outcome: Outcome::Ok,
+                    },
+                );
+                futures::try_join!(app_event, result_event)?;
+                Some(plain)
+            }
+            None => {
+                app_event.await?;
+                None
+            }
+        };
+
+        let dek = self.dek_of(row.subject_id, Compartment::General, key_row)?;
+        let cipher = Cipher::new(&dek);
+        let mut fields = Map::new();
+        self.open_fields(&cipher, &row, &view, &mut fields)?;
+        fields.extend(app_plain);
+        fields.insert(
+            "examinee_id".into(),
+            Value::String(row.subject_id.to_string()),
+        );
+        if let (Some((r, rview)), Some(plain)) = (&result, result_plain) {
+            let mut rf = Map::new();
+            if r.subject_id == row.subject_id {
+                self.open_fields(&cipher, r, rview, &mut rf)?;
+            } else {
+                let rdek = self.subject_dek(r.subject_id, Compartment::General).await?;
+                self.open_fields(&Cipher::new(&rdek), r, rview, &mut rf)?;
+            }
+            rf.extend(plain);
+            fields.insert("result".into(), Value::Object(rf));
         }
-        Ok(out)
+        Ok(RecordView {
+            kind: RecordKind::Application,
+            id: application_id.to_owned(),
+            fields,
+        })
     }
 
     /// Reads the application with a 受検番号 (exam number) in the caller's view: one
@@ -2148,6 +2206,22 @@ fn clock_date(record: &Record) -> Option<NaiveDate> {
         Some(FieldValue::Date(d)) => Some(*d),
         _ => None,
     }
+}
+
+/// The names of the fields of `row` that `view` shows (sealed and plain; what its
+/// audit event lists) and the plain ones with their values.
+fn view_fields(
+    row: &RecordRow,
+    view: &BTreeSet<&'static str>,
+) -> Result<(Vec<String>, Map<String, Value>), VaultError> {
+    let mut fields: Vec<String> = SealedRecord::decode(&row.sealed)?
+        .iter()
+        .map(|(n, _)| n.to_owned())
+        .filter(|n| view.contains(n.as_str()))
+        .collect();
+    let plain = plain_fields(row.kind, row, view);
+    fields.extend(plain.keys().cloned());
+    Ok((fields, plain))
 }
 
 /// Values that live in plain columns and are authoritative there: the vault-assigned

@@ -531,6 +531,7 @@ pub(crate) struct TokenRow {
     pub(crate) created_at: DateTime<Utc>,
     pub(crate) expires_at: Option<DateTime<Utc>>,
     pub(crate) revoked_at: Option<DateTime<Utc>>,
+    pub(crate) last_used_at: Option<DateTime<Utc>>,
 }
 
 /// Stored form of the bootstrap token.
@@ -637,10 +638,15 @@ impl Accounts {
         if !source_allowed(&account.allowed_networks, source) {
             return Ok(Err(AuthFailure::SourceNotAllowed(aid, tid)));
         }
+        // Written only when what was just read is stale: an UPDATE that changes no row
+        // still takes the database's write lock (SQLite) and waits for the writers.
         let stale_before = now - LAST_USED_RESOLUTION;
-        match &self.backend {
-            Backend::Sqlite(p) => sqlite::touch(p, aid.0, tid.0, now, stale_before).await?,
-            Backend::Postgres(p) => postgres::touch(p, aid.0, tid.0, now, stale_before).await?,
+        let stale = |t: Option<DateTime<Utc>>| t.is_none_or(|t| t < stale_before);
+        if stale(account.last_used_at) || stale(tok.last_used_at) {
+            match &self.backend {
+                Backend::Sqlite(p) => sqlite::touch(p, aid.0, tid.0, now, stale_before).await?,
+                Backend::Postgres(p) => postgres::touch(p, aid.0, tid.0, now, stale_before).await?,
+            }
         }
         Ok(Ok(Principal::Account {
             account,
@@ -720,6 +726,7 @@ impl Accounts {
             created_at: now,
             expires_at: token_expires_at,
             revoked_at: None,
+            last_used_at: None,
         };
         match &self.backend {
             Backend::Sqlite(p) => sqlite::create_account(p, &row, &tok, bootstrap, now).await?,
@@ -754,6 +761,7 @@ impl Accounts {
             created_at: now,
             expires_at: cap_expiry(expires_at, acc.expires_at),
             revoked_at: None,
+            last_used_at: None,
         };
         let inserted = match &self.backend {
             Backend::Sqlite(p) => sqlite::insert_token(p, &tok).await?,

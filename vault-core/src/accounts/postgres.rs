@@ -99,7 +99,10 @@ pub(super) async fn find_token(
 ) -> Result<Option<(TokenRow, AccountRow)>, AccountsError> {
     let sql = format!(
         "SELECT {ACCOUNT_COLUMNS}, t.id AS t_id, t.token_hash, t.created_by AS t_created_by, \
-         t.created_at AS t_created_at, t.expires_at AS t_expires_at, t.revoked_at \
+         t.created_at AS t_created_at, t.expires_at AS t_expires_at, t.revoked_at, \
+         t.last_used_at AS t_last_used_at, \
+         ARRAY(SELECT prefecture FROM account_prefectures WHERE account_id = a.id \
+          ORDER BY prefecture) AS t_prefectures \
          FROM account_tokens t JOIN accounts a ON a.id = t.account_id WHERE t.token_hash = $1"
     );
     let Some(r) = sqlx::query(&sql).bind(hash).fetch_optional(pool).await? else {
@@ -114,8 +117,10 @@ pub(super) async fn find_token(
         created_at: r.try_get("t_created_at")?,
         expires_at: r.try_get("t_expires_at")?,
         revoked_at: r.try_get("revoked_at")?,
+        last_used_at: r.try_get("t_last_used_at")?,
     };
-    load_prefectures(pool, &mut acc).await?;
+    // The prefectures come with the token (one query per authentication).
+    acc.prefectures = r.try_get("t_prefectures")?;
     Ok(Some((tok, acc)))
 }
 

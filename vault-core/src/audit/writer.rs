@@ -600,13 +600,15 @@ impl Writer {
         match result {
             Ok((first, cp, head)) => {
                 self.note_head(&head);
-                for (i, ack) in acks.into_iter().enumerate() {
-                    let _ = ack.send(Ok(first + i as u64));
-                }
+                // Counted before the answers go out, so a caller that has its seq sees
+                // its event in the metrics.
                 self.metrics
                     .appended
                     .fetch_add(events.len() as u64, Ordering::Relaxed);
                 self.metrics.batches.fetch_add(1, Ordering::Relaxed);
+                for (i, ack) in acks.into_iter().enumerate() {
+                    let _ = ack.send(Ok(first + i as u64));
+                }
                 if let Some(cp) = cp {
                     self.pending_file.push(cp);
                 }
