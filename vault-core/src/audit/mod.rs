@@ -35,4 +35,6 @@ pub use query::{
 };
 pub use signer::{verify_checkpoint_signature, CheckpointSigner, Ed25519CheckpointSigner};
 pub use verify::{verify, ChainSummary, Finding, Problem, VerifyOptions, VerifyReport};
-pub use writer::{AuditConfig, AuditLog, AuditMetrics, PruneOutcome, PrunedChain};
+pub use writer::{
+    AuditConfig, AuditLog, AuditMetrics, PruneOutcome, PrunedChain, DEFAULT_COMMIT_DELAY,
+};

@@ -28,6 +28,9 @@ use super::signer::CheckpointSigner;
 use super::sql::{self, Head, WriteTx};
 use crate::store::{check_durability, Backend};
 
+/// Default [`AuditConfig::commit_delay`].
+pub const DEFAULT_COMMIT_DELAY: Duration = Duration::from_micros(1000);
+
 /// Configuration of one audit log (one chain).
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -50,11 +53,19 @@ pub struct AuditConfig {
     pub append_timeout: Duration,
     /// Pruning never deletes events younger than this (policy: 10 years).
     pub min_retention_days: u64,
+    /// How long the writer waits for more events before it commits a batch that is
+    /// not full, when the previous batch held more than one event (appends are
+    /// arriving concurrently). Zero commits at once. Each commit costs about the
+    /// same whatever it holds (the same pages written, one fsync, and on SQLite the
+    /// other connections' page caches emptied), so under load fewer, fuller commits
+    /// save CPU for the reads that wait for them.
+    pub commit_delay: Duration,
 }
 
 impl AuditConfig {
     /// Defaults: checkpoint every 1000 events or 60 s, batches of up to 512 events,
-    /// 10 s append timeout, 10 years (3653 days) minimum retention.
+    /// 10 s append timeout, 10 years (3653 days) minimum retention, commit delay
+    /// [`DEFAULT_COMMIT_DELAY`].
     pub fn new(chain_id: &str, checkpoint_file: impl Into<PathBuf>) -> AuditConfig {
         AuditConfig {
             chain_id: chain_id.to_owned(),
@@ -65,7 +76,14 @@ impl AuditConfig {
             queue_capacity: 8192,
             append_timeout: Duration::from_secs(10),
             min_retention_days: 3653,
+            commit_delay: DEFAULT_COMMIT_DELAY,
         }
+    }
+
+    /// Sets the commit delay (zero: commit at once).
+    pub fn commit_delay(mut self, delay: Duration) -> Self {
+        self.commit_delay = delay;
+        self
     }
 
     /// Sets N and T of the checkpoint schedule.
@@ -314,6 +332,7 @@ impl AuditLog {
             last_appended: head.last_seq,
             known_checkpoint: head.checkpoint_seq,
             last_checkpoint_try: Instant::now(),
+            last_batch: 0,
             cfg,
         };
         std::thread::Builder::new()
@@ -492,6 +511,8 @@ struct Writer {
     /// The latest checkpoint seq seen in the chain head.
     known_checkpoint: i64,
     last_checkpoint_try: Instant,
+    /// Events in the last batch (for the commit delay).
+    last_batch: usize,
 }
 
 type AppendAck = oneshot::Sender<Result<u64, AuditError>>;
@@ -521,11 +542,15 @@ impl Writer {
                 return;
             };
             let mut msgs = vec![first];
-            while msgs.len() < self.cfg.max_batch {
-                match rx.try_recv() {
-                    Ok(m) => msgs.push(m),
-                    Err(_) => break,
-                }
+            self.drain(&mut rx, &mut msgs);
+            if self.last_batch > 1
+                && msgs.len() < self.cfg.max_batch
+                && !self.cfg.commit_delay.is_zero()
+            {
+                // This thread serves only the writer: sleeping here holds up nothing
+                // but this batch, which is the point.
+                std::thread::sleep(self.cfg.commit_delay);
+                self.drain(&mut rx, &mut msgs);
             }
             self.metrics
                 .queue_depth
@@ -543,6 +568,7 @@ impl Writer {
                     other => controls.push(other),
                 }
             }
+            self.last_batch = events.len();
             if !events.is_empty() {
                 self.commit_events(&events, acks).await;
             }
@@ -576,6 +602,16 @@ impl Writer {
                     }
                     Msg::Append { .. } => {}
                 }
+            }
+        }
+    }
+
+    /// Takes what is queued, up to a full batch.
+    fn drain(&self, rx: &mut mpsc::Receiver<Msg>, msgs: &mut Vec<Msg>) {
+        while msgs.len() < self.cfg.max_batch {
+            match rx.try_recv() {
+                Ok(m) => msgs.push(m),
+                Err(_) => break,
             }
         }
     }
