@@ -515,6 +515,14 @@ struct Writer {
     last_batch: usize,
 }
 
+/// Whether the writer waits [`AuditConfig::commit_delay`] for more events before
+/// committing a batch of `queued` events: only when the previous batch held more
+/// than one event (appends are arriving concurrently), this one is not full, and a
+/// delay is set. A lone append is never delayed.
+fn delay_commit(last_batch: usize, queued: usize, cfg: &AuditConfig) -> bool {
+    last_batch > 1 && queued < cfg.max_batch && !cfg.commit_delay.is_zero()
+}
+
 type AppendAck = oneshot::Sender<Result<u64, AuditError>>;
 
 impl Writer {
@@ -543,10 +551,7 @@ impl Writer {
             };
             let mut msgs = vec![first];
             self.drain(&mut rx, &mut msgs);
-            if self.last_batch > 1
-                && msgs.len() < self.cfg.max_batch
-                && !self.cfg.commit_delay.is_zero()
-            {
+            if delay_commit(self.last_batch, msgs.len(), &self.cfg) {
                 // This thread serves only the writer: sleeping here holds up nothing
                 // but this batch, which is the point.
                 std::thread::sleep(self.cfg.commit_delay);
@@ -938,5 +943,28 @@ async fn finish_tx<T>(tx: WriteTx, r: Result<T, AuditError>) -> Result<T, AuditE
             tx.rollback().await;
             Err(e)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_busy_writer_delays_its_commit() {
+        let cfg = AuditConfig::new("t", "/nonexistent/checkpoints.jsonl");
+        assert_eq!(cfg.commit_delay, DEFAULT_COMMIT_DELAY);
+        // A lone append after a lone append (or at start) commits at once.
+        assert!(!delay_commit(0, 1, &cfg));
+        assert!(!delay_commit(1, 1, &cfg));
+        assert!(!delay_commit(1, 5, &cfg));
+        // After a batch of several events, a batch that is not full waits.
+        assert!(delay_commit(2, 1, &cfg));
+        assert!(delay_commit(40, 300, &cfg));
+        // A full batch never waits.
+        assert!(!delay_commit(40, cfg.max_batch, &cfg));
+        // Zero turns the delay off.
+        let off = cfg.clone().commit_delay(Duration::ZERO);
+        assert!(!delay_commit(40, 3, &off));
     }
 }
