@@ -1665,6 +1665,51 @@ impl Vault {
         }
     }
 
+    /// The application whose blind-indexed `index` holds `key` (`None`: a malformed key,
+    /// never found) in the caller's tenants, with its subject's suspension and general
+    /// data key from the same query, and the fields the caller may read of it. Not
+    /// found and refusals are audited.
+    async fn application_in_view(
+        &self,
+        actor: &Actor,
+        purpose: &str,
+        action: &str,
+        index: &str,
+        key: Option<String>,
+    ) -> Result<(IndexedRecord, BTreeSet<&'static str>), VaultError> {
+        let found = match key {
+            Some(key) => {
+                let keys: Vec<(u32, [u8; 32])> = self
+                    .digests(index, &key)
+                    .iter()
+                    .map(|d| (d.version, d.bytes))
+                    .collect();
+                self.store
+                    .read_by_index(index, &keys, &actor.tenants, KeyCompartment::General)
+                    .await?
+                    .filter(|f| f.record.kind == RecordKind::Application)
+            }
+            None => None,
+        };
+        let Some(found) = found else {
+            return Err(self
+                .refuse(actor, purpose, action, vec![], VaultError::NotFound)
+                .await);
+        };
+        let view = self
+            .permit(
+                actor,
+                purpose,
+                Action::Read,
+                RecordKind::Application,
+                Some(&found.record.prefecture_code),
+                found.suspended,
+                &[found.record.subject_id],
+            )
+            .await?;
+        Ok((found, view))
+    }
+
     /// Reads an application in the caller's view (with its result when the view allows):
     /// one blind-index query answers the application, its subject's suspension and data
     /// key; a second one its result. The events of both reads are appended together, so
@@ -1677,46 +1722,17 @@ impl Vault {
     ) -> Result<RecordView, VaultError> {
         let action = "application.read";
         self.require_purpose(actor, purpose, action).await?;
-        let found = match validate_identifier("application_id", application_id) {
-            Ok(id) => {
-                let keys: Vec<(u32, [u8; 32])> = self
-                    .digests(index_names::APPLICATION_ID, &id)
-                    .iter()
-                    .map(|d| (d.version, d.bytes))
-                    .collect();
-                self.store
-                    .read_by_index(
-                        index_names::APPLICATION_ID,
-                        &keys,
-                        &actor.tenants,
-                        KeyCompartment::General,
-                    )
-                    .await?
-                    .filter(|f| f.record.kind == RecordKind::Application)
-            }
-            Err(_) => None,
-        };
-        let Some(IndexedRecord {
-            record: row,
-            suspended,
-            key: key_row,
-        }) = found
-        else {
-            return Err(self
-                .refuse(actor, purpose, action, vec![], VaultError::NotFound)
-                .await);
-        };
-        let subjects = vec![row.subject_id];
-        let view = self
-            .permit(
-                actor,
-                purpose,
-                Action::Read,
-                RecordKind::Application,
-                Some(&row.prefecture_code),
+        // A malformed id is simply not found.
+        let key = validate_identifier("application_id", application_id).ok();
+        let (
+            IndexedRecord {
+                record: row,
                 suspended,
-                &subjects,
-            )
+                key: key_row,
+            },
+            view,
+        ) = self
+            .application_in_view(actor, purpose, action, index_names::APPLICATION_ID, key)
             .await?;
         // The result (受検管理) of the application, when one exists and the view allows.
         let results = self
@@ -1750,7 +1766,7 @@ impl Vault {
                 action,
                 purpose,
                 tenant: Some(row.prefecture_code.clone()),
-                subjects: subjects.clone(),
+                subjects: vec![row.subject_id],
                 fields: app_fields,
                 outcome: Outcome::Ok,
             },
@@ -1817,43 +1833,15 @@ impl Vault {
         let action = "application.read";
         self.require_purpose(actor, purpose, action).await?;
         let key = validate_identifier("exam_number", exam_number)?;
-        let keys: Vec<(u32, [u8; 32])> = self
-            .digests(index_names::EXAM_NUMBER, &key)
-            .iter()
-            .map(|d| (d.version, d.bytes))
-            .collect();
-        // One query: the record, its subject's suspension and its wrapped data key.
-        let found = self
-            .store
-            .read_by_index(
-                index_names::EXAM_NUMBER,
-                &keys,
-                &actor.tenants,
-                KeyCompartment::General,
-            )
-            .await?
-            .filter(|f| f.record.kind == RecordKind::Application);
-        let Some(IndexedRecord {
-            record: row,
-            suspended,
-            key: key_row,
-        }) = found
-        else {
-            return Err(self
-                .refuse(actor, purpose, action, vec![], VaultError::NotFound)
-                .await);
-        };
-        let subjects = vec![row.subject_id];
-        let view = self
-            .permit(
-                actor,
-                purpose,
-                Action::Read,
-                RecordKind::Application,
-                Some(&row.prefecture_code),
-                suspended,
-                &subjects,
-            )
+        let (
+            IndexedRecord {
+                record: row,
+                key: key_row,
+                ..
+            },
+            view,
+        ) = self
+            .application_in_view(actor, purpose, action, index_names::EXAM_NUMBER, Some(key))
             .await?;
         let mut out = self
             .reveal_record_keyed(
