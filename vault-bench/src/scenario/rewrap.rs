@@ -144,9 +144,6 @@ async fn copy_keys(backend: &Backend) -> Result<(), BenchError> {
             "CREATE TABLE raw_subject_keys (subject_id TEXT NOT NULL, compartment TEXT NOT NULL, \
              kek_id TEXT NOT NULL, kek_version INTEGER NOT NULL, wrapped BLOB NOT NULL, \
              PRIMARY KEY (subject_id, compartment)) STRICT, WITHOUT ROWID",
-            "CREATE INDEX raw_subject_keys_by_kek ON raw_subject_keys (kek_id, kek_version, subject_id)",
-            "CREATE INDEX raw_subject_keys_rewrap ON raw_subject_keys \
-             (kek_id, subject_id, compartment, kek_version)",
             "INSERT INTO raw_subject_keys SELECT subject_id, compartment, kek_id, kek_version, \
              wrapped FROM subject_keys",
         ],
@@ -154,9 +151,6 @@ async fn copy_keys(backend: &Backend) -> Result<(), BenchError> {
             "CREATE TABLE raw_subject_keys (subject_id UUID NOT NULL, compartment TEXT NOT NULL, \
              kek_id TEXT NOT NULL, kek_version BIGINT NOT NULL, wrapped BYTEA NOT NULL, \
              PRIMARY KEY (subject_id, compartment))",
-            "CREATE INDEX raw_subject_keys_by_kek ON raw_subject_keys (kek_id, kek_version, subject_id)",
-            "CREATE INDEX raw_subject_keys_rewrap ON raw_subject_keys \
-             (kek_id, subject_id, compartment, kek_version)",
             "INSERT INTO raw_subject_keys SELECT subject_id, compartment, kek_id, kek_version, \
              wrapped FROM subject_keys",
         ],

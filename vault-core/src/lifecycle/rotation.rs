@@ -386,16 +386,28 @@ impl Lifecycle {
         }
         self.rotate_expired_keks().await?;
         let keyring = self.keys.snapshot();
-        let counts = self.store.count_keys_by_kek().await?;
+        let versions = keyring.keys();
+        // Counting the keys by KEK version scans every key (no index on the version:
+        // migration 0006), so it runs only when it can find something: the keyring
+        // has known an older version and no job exists for the active one.
+        let mut counts = None;
         for compartment in Compartment::ALL {
             let id = compartment.kek_id();
             let active = keyring.active_version(id)?;
+            let older_known = versions.iter().any(|k| k.id == id && k.version < active);
+            if !older_known || self.job(id, active).await?.is_some() {
+                continue;
+            }
+            if counts.is_none() {
+                counts = Some(self.store.count_keys_by_kek().await?);
+            }
             let old: u64 = counts
                 .iter()
+                .flatten()
                 .filter(|c| c.kek_id == id && c.kek_version < active)
                 .map(|c| c.count)
                 .sum();
-            if old > 0 && self.job(id, active).await?.is_none() {
+            if old > 0 {
                 self.create_job(id, active, KeyPurpose::Kek, "system")
                     .await?;
             }
