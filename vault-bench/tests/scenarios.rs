@@ -139,18 +139,42 @@ fn the_command_prints_a_table_then_one_json_object_as_its_last_line() {
     assert!(stdout.lines().count() > 3, "a table comes first");
 }
 
+/// A vault over a new SQLite database in `dir`, under `policy`.
+async fn vault_in(
+    dir: &std::path::Path,
+    policy: vault_policy::Policy,
+) -> (vault_core::vault::Vault, vault_core::store::Backend) {
+    use std::sync::Arc;
+    use vault_core::audit::{AuditConfig, AuditLog};
+    use vault_core::crypto::{KeyProvider, Keyring};
+    use vault_core::store::{connect, open_store, ConnectOptions};
+
+    let backend = connect(
+        &format!("sqlite://{}", dir.join("v.db").display()),
+        &ConnectOptions::default(),
+    )
+    .await
+    .expect("db");
+    let keyring = Arc::new(Keyring::generate().expect("keys"));
+    let audit = AuditLog::start(
+        backend.clone(),
+        Arc::new(keyring.audit_signer()),
+        AuditConfig::new("t", dir.join("cp.jsonl")),
+    )
+    .await
+    .expect("audit");
+    let store = open_store(backend.clone());
+    let vault = vault_core::vault::Vault::new(store, keyring, Arc::new(policy), audit);
+    (vault, backend)
+}
+
 /// The generator's whole output — examinees with every optional item and meisters
 /// with activities — passes the vault's intake rules, under a policy that lets the
 /// import write those classes and kinds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_generated_line_passes_the_import() {
-    use std::sync::Arc;
     use vault_bench::{Generator, GeneratorConfig, NdjsonJob};
-    use vault_core::audit::{AuditConfig, AuditLog};
-    use vault_core::crypto::{KeyProvider, Keyring};
     use vault_core::import::{import_file, ImportOptions, Quiet};
-    use vault_core::store::{connect, open_store, ConnectOptions};
-    use vault_core::vault::Vault;
 
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("population.ndjson");
@@ -166,26 +190,7 @@ async fn every_generated_line_passes_the_import() {
         1,
     );
     let policy = vault_policy::Policy::from_toml(&with_meisters, "test").expect("policy");
-    let backend = connect(
-        &format!("sqlite://{}", dir.path().join("v.db").display()),
-        &ConnectOptions::default(),
-    )
-    .await
-    .expect("db");
-    let keyring = Arc::new(Keyring::generate().expect("keys"));
-    let audit = AuditLog::start(
-        backend.clone(),
-        Arc::new(keyring.audit_signer()),
-        AuditConfig::new("t", dir.path().join("cp.jsonl")),
-    )
-    .await
-    .expect("audit");
-    let vault = Vault::new(
-        open_store(backend.clone()),
-        keyring,
-        Arc::new(policy),
-        audit,
-    );
+    let (vault, backend) = vault_in(dir.path(), policy).await;
     let summary = import_file(&vault, &file, &ImportOptions::new(), &mut Quiet)
         .await
         .expect("import");
@@ -193,6 +198,61 @@ async fn every_generated_line_passes_the_import() {
     assert_eq!(summary.counts.examinees, 400);
     assert_eq!(summary.counts.meisters, 100);
     assert!(summary.counts.activities > 100);
+    vault.audit().close().await;
+    backend.close().await;
+}
+
+/// Under the built-in policy, generated examinees (employers, residence items) go in
+/// as `exam_system` × `exam_administration` and meisters as `meister_coordinator` ×
+/// `meister_dispatch`, each from a file of its own: the role and purpose choices
+/// `kentei-vault import --role/--purpose` documents. Under the default `system_sync`
+/// the examinees with employers are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_lines_import_under_the_default_policy_with_their_purposes() {
+    use vault_bench::{Generator, GeneratorConfig, NdjsonJob};
+    use vault_core::import::{import_file, ImportOptions, Quiet};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let generator = Generator::new(GeneratorConfig::new(7));
+    let write = |name: &str, job: NdjsonJob| {
+        let path = dir.path().join(name);
+        let mut out = std::fs::File::create(&path).expect("create");
+        generator
+            .write_ndjson(&job, &mut out, |_| {})
+            .expect("generate");
+        path
+    };
+    let examinees = write("examinees.ndjson", NdjsonJob::new(0..300, 0..0));
+    let examinees_again = write("examinees-2.ndjson", NdjsonJob::new(300..600, 0..0));
+    let meisters = write("meisters.ndjson", NdjsonJob::new(0..0, 0..50));
+    let (vault, backend) = vault_in(dir.path(), vault_policy::Policy::default_policy()).await;
+
+    let sync = import_file(&vault, &examinees, &ImportOptions::new(), &mut Quiet)
+        .await
+        .expect("import");
+    assert!(sync.rejected_lines > 0, "employers are outside system_sync");
+    assert!(
+        sync.errors.iter().all(|e| e.code == "not_permitted"),
+        "{:?}",
+        sync.errors.first()
+    );
+
+    let admin = ImportOptions::new().purpose("exam_administration");
+    let s = import_file(&vault, &examinees_again, &admin, &mut Quiet)
+        .await
+        .expect("import");
+    assert_eq!(s.rejected_lines, 0, "{:?}", s.errors.first());
+    assert_eq!(s.counts.examinees, 300);
+
+    let coordinator = ImportOptions::new()
+        .roles(&["meister_coordinator"])
+        .purpose("meister_dispatch");
+    let m = import_file(&vault, &meisters, &coordinator, &mut Quiet)
+        .await
+        .expect("import");
+    assert_eq!(m.rejected_lines, 0, "{:?}", m.errors.first());
+    assert_eq!(m.counts.meisters, 50);
+    assert!(m.counts.activities > 50);
     vault.audit().close().await;
     backend.close().await;
 }

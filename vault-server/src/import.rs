@@ -4,7 +4,7 @@
 //! The work is vault-core's ([`vault_core::import`]): each line validated with the
 //! API's rules, checked against the policy in force (`policy_file` or the built-in one)
 //! as the system actor `system:import` with role `exam_system` and purpose
-//! `system_sync`, sealed and indexed by the facade, committed in batches with one
+//! `system_sync` (or the `--role` and `--purpose` given), sealed and indexed by the facade, committed in batches with one
 //! audit event per batch (chain `import`, checkpoints in
 //! `{data_dir}/audit/import-checkpoints.jsonl`), resumable: running the same file again
 //! after an interruption skips what was committed.
@@ -54,9 +54,44 @@ pub(crate) struct ImportArgs {
     /// Write the refused lines' errors to this file as NDJSON instead of standard error.
     #[arg(long, value_name = "FILE")]
     errors: Option<PathBuf>,
+    /// The role the import acts in (`exam_system`, the existing exam systems' role, by
+    /// default). It and the purpose are recorded in every import event.
+    #[arg(long, default_value = vault_core::import::IMPORT_ROLE, value_name = "ROLE")]
+    role: String,
+    /// The purpose the import states: `system_sync` by default; `exam_administration`
+    /// for examinees with employers or residence items under the default policy.
+    #[arg(long, default_value = vault_core::import::IMPORT_PURPOSE, value_name = "PURPOSE")]
+    purpose: String,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+}
+
+/// Refuses a role or purpose the policy does not know, or a purpose the role may not
+/// state, before anything is opened: every line would be refused otherwise.
+fn check_role_and_purpose(policy: &Policy, role: &str, purpose: &str) -> Result<(), CliError> {
+    if !policy.is_known_role(role) {
+        return Err(CliError::Usage(format!(
+            "--role {role}: the policy has no such role"
+        )));
+    }
+    if !policy.is_known_purpose(purpose) {
+        return Err(CliError::Usage(format!(
+            "--purpose {purpose}: the policy has no such purpose"
+        )));
+    }
+    if !policy.may_state_purpose(&[role], purpose) {
+        let statable = policy.statable_purposes(&[role]);
+        return Err(CliError::Usage(format!(
+            "--purpose {purpose}: the role {role} may not state it (it may state: {})",
+            if statable.is_empty() {
+                "none".to_owned()
+            } else {
+                statable.join(", ")
+            }
+        )));
+    }
+    Ok(())
 }
 
 /// Shows progress and reports refused lines while the import runs.
@@ -207,6 +242,7 @@ pub(crate) async fn run(args: ImportArgs) -> Result<(), CliError> {
         Some(p) => Policy::load(p)
             .map_err(|e| CliError::Usage(format!("the policy_file is not a valid policy:\n{e}")))?,
     };
+    check_role_and_purpose(&policy, &args.role, &args.purpose)?;
     let keyring = crate::keyring::load_keyring(&cfg.keyring_path)
         .map_err(|e| CliError::Runtime(format!("cannot load the keyring: {e}")))?;
     let backend = connect(
@@ -238,7 +274,10 @@ pub(crate) async fn run(args: ImportArgs) -> Result<(), CliError> {
     );
 
     let mut reporter = reporter(&args)?;
-    let opts = ImportOptions::new().batch_lines(args.batch_lines);
+    let opts = ImportOptions::new()
+        .batch_lines(args.batch_lines)
+        .roles(&[args.role.as_str()])
+        .purpose(&args.purpose);
     let outcome = import_file(&vault, &args.file, &opts, &mut reporter).await;
     if let Some(bar) = &reporter.bar {
         bar.finish_and_clear();
