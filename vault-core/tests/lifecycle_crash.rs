@@ -215,6 +215,9 @@ async fn sigkill_during_rotation_loses_nothing_and_the_rotation_completes_on_pos
     rotation_rounds(TestDb::postgres().await).await;
 }
 
+/// Upper bound of kill rounds during a plan's execution (each a child process).
+const MAX_EXECUTION_ROUNDS: u64 = 60;
+
 async fn execution_rounds(db: TestDb) {
     let name = db.backend.name();
     let url = db.url.clone();
@@ -235,14 +238,19 @@ async fn execution_rounds(db: TestDb) {
         .unwrap();
     let all = TenantScope::All;
     let mut interrupted = 0;
-    for round in 0..8u64 {
+    let mut rounds = 0u64;
+    // Kills step through the run 10 ms at a time (with jitter) until one child gets to
+    // the end: on a loaded machine the execution starts later and lasts longer, and a
+    // fixed schedule could kill every child before it starts and let the next finish.
+    for round in 0..MAX_EXECUTION_ROUNDS {
+        rounds = round + 1;
         h.audit.close().await;
         run_child(
             "execute",
             &url,
             &h,
             Some(plan.plan.id),
-            round * 30 + random_below(30),
+            round * 10 + random_below(10),
         );
         reopen(&mut h).await;
         // No subject is half-erased: application, My Number and its key go together.
@@ -275,8 +283,13 @@ async fn execution_rounds(db: TestDb) {
         if erased > 0 && erased < people.len() {
             interrupted += 1;
         }
+        if erased == people.len() {
+            break;
+        }
     }
-    eprintln!("{name}: {interrupted} of 8 kills left the run part-way (some subjects erased)");
+    eprintln!(
+        "{name}: {interrupted} of {rounds} kills left the run part-way (some subjects erased)"
+    );
     assert!(
         interrupted >= 1,
         "{name}: no kill landed inside the execution"
