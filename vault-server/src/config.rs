@@ -54,6 +54,7 @@ pub const KEYS: &[KeyDoc] = &[
     KeyDoc { name: "shutdown_grace_secs", default: "30", doc: "on SIGTERM/SIGINT, how long in-flight requests may finish (0..=3600)" },
     KeyDoc { name: "db_max_connections", default: "8", doc: "database connection pool size (1..=1000)" },
     KeyDoc { name: "kek_max_age_days", default: "365", doc: "cryptoperiod of a key-encryption key in days (0..=3650; 0 turns it off): an older active version is rotated by the background job (NIST SP 800-57)" },
+    KeyDoc { name: "audit_commit_delay_us", default: "1000", doc: "microseconds the audit writer waits for more events before a commit under load (0..=100000; 0 turns it off): fewer, fuller commits for more throughput, at that much latency" },
     KeyDoc { name: "audit_chain_id", default: "instance-1", doc: "id of this instance's audit chain (1-64 of a-z 0-9 _ . -); with PostgreSQL and several instances, give each its own" },
 ];
 
@@ -175,6 +176,8 @@ pub struct Config {
     pub kek_max_age_days: Option<u32>,
     /// This instance's audit chain id.
     pub audit_chain_id: String,
+    /// The audit writer's commit delay under load (`AuditConfig::commit_delay`).
+    pub audit_commit_delay: Duration,
     /// Limits of the HTTP application.
     pub settings: Settings,
     sources: BTreeMap<&'static str, (String, Source)>,
@@ -378,6 +381,7 @@ fn build(
     let grace = num("shutdown_grace_secs", 0, 3600);
     let db_conns = num("db_max_connections", 1, 1000);
     let kek_age = num("kek_max_age_days", 0, 3650);
+    let commit_delay = num("audit_commit_delay_us", 0, 100_000);
     if page_default > page_max {
         problems.push(format!(
             "`page_size_default` (from {}) must not exceed `page_size_max` ({page_max})",
@@ -471,6 +475,7 @@ fn build(
         db_max_connections: u32::try_from(db_conns).unwrap_or(8),
         kek_max_age_days: u32::try_from(kek_age).ok().filter(|d| *d > 0),
         audit_chain_id,
+        audit_commit_delay: Duration::from_micros(commit_delay),
         settings: Settings {
             max_body_bytes: usize::try_from(max_body).unwrap_or(1024 * 1024),
             request_timeout: Duration::from_secs(req_timeout),
@@ -597,6 +602,24 @@ mod tests {
             !text.contains("everywhere"),
             "values are not repeated: {text}"
         );
+    }
+
+    #[test]
+    fn audit_commit_delay_defaults_to_a_millisecond_and_may_be_turned_off() {
+        let d = dir_with("");
+        let c = Config::load(d.path(), &Overrides::default(), &no_env, true).unwrap();
+        assert_eq!(c.audit_commit_delay, Duration::from_millis(1));
+        assert_eq!(
+            c.audit_commit_delay,
+            vault_core::audit::DEFAULT_COMMIT_DELAY,
+            "the server's default is the audit writer's"
+        );
+        let d = dir_with("audit_commit_delay_us = 0\n");
+        let c = Config::load(d.path(), &Overrides::default(), &no_env, true).unwrap();
+        assert_eq!(c.audit_commit_delay, Duration::ZERO);
+        let d = dir_with("audit_commit_delay_us = 100001\n");
+        let e = Config::load(d.path(), &Overrides::default(), &no_env, true).unwrap_err();
+        assert!(e.to_string().contains("`audit_commit_delay_us`"), "{e}");
     }
 
     #[test]
