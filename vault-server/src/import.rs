@@ -4,10 +4,10 @@
 //! The work is vault-core's ([`vault_core::import`]): each line validated with the
 //! API's rules, checked against the policy in force (`policy_file` or the built-in one)
 //! as the system actor `system:import` with role `exam_system` and purpose
-//! `system_sync` (or the `--role` and `--purpose` given), sealed and indexed by the facade, committed in batches with one
-//! audit event per batch (chain `import`, checkpoints in
-//! `{data_dir}/audit/import-checkpoints.jsonl`), resumable: running the same file again
-//! after an interruption skips what was committed.
+//! `system_sync` (or the `--role` and `--purpose` given), sealed and indexed by the
+//! facade, committed in batches with one audit event per batch (chain `import`,
+//! checkpoints in `{data_dir}/audit/import-checkpoints.jsonl`), resumable: running the
+//! same file again after an interruption skips what was committed.
 //!
 //! On a terminal a progress bar runs on standard error. Each refused line is reported
 //! on standard error as `line N: FIELD: CODE` (never a value), or as NDJSON in the
