@@ -1,6 +1,6 @@
 //! `vault-bench`: benchmark scenarios for kentei-vault, one subcommand each:
 //! `generate` (synthetic NDJSON input), `import`, `lookup`, `rewrap`, `pgcrypto`,
-//! `http`. A scenario prints a table and, as its last line, one JSON object.
+//! `http`, `sqlcipher`. A scenario prints a table and, as its last line, one JSON object.
 //!
 //! Two hidden subcommands are the server processes of `http`, which runs this same
 //! executable as its children: `kentei-vault -- ARGS…` (the real `kentei-vault`
@@ -40,6 +40,9 @@ enum Command {
     /// Audited reads over HTTP from the real server in a child process, against a
     /// plaintext server with the same route; with the server's memory.
     Http(ScenarioArgs),
+    /// Import and reads: the vault against whole-database SQLCipher under a raw key
+    /// (SQLite; needs a build with `--features sqlcipher`).
+    Sqlcipher(ScenarioArgs),
     /// The `kentei-vault` command line (`vault-bench kentei-vault -- serve …`): the vault
     /// server process of `http`.
     #[command(name = "kentei-vault", hide = true)]
@@ -147,6 +150,7 @@ fn main() -> ExitCode {
         Command::Rewrap(args) => run_scenario(Scenario::Rewrap, args),
         Command::Pgcrypto(args) => run_scenario(Scenario::Pgcrypto, args),
         Command::Http(args) => run_scenario(Scenario::Http, args),
+        Command::Sqlcipher(args) => run_scenario(Scenario::Sqlcipher, args),
         Command::KenteiVault { args } => {
             scenario::exit_with_parent();
             vault_server::cli::run_from(std::iter::once(OsString::from("kentei-vault")).chain(args))

@@ -121,6 +121,49 @@ async fn pgcrypto_refuses_sqlite() {
         .is_err());
 }
 
+/// With SQLCipher linked in (`--features sqlcipher`): both sides import every line and
+/// read every exam number; the scenario itself fails when the SQLCipher file came out
+/// unencrypted.
+#[cfg(feature = "sqlcipher")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlcipher_imports_and_reads_on_both_sides() {
+    let report = run(Scenario::Sqlcipher, &tiny(BackendKind::Sqlite))
+        .await
+        .expect("sqlcipher");
+    let v = json_of(&report);
+    assert_common(&v, "sqlcipher", "sqlite");
+    assert_eq!(v["records"], 200);
+    assert_eq!(v["lookup_reads"], 300);
+    for key in [
+        "lookup_vault_per_sec",
+        "lookup_baseline_per_sec",
+        "lookup_ratio",
+    ] {
+        assert!(v[key].as_f64().is_some_and(|x| x > 0.0), "{key} in {v}");
+    }
+    assert!(v["p99_ms"].as_f64() >= v["p50_ms"].as_f64());
+    assert!(v["cipher_version"].as_str().is_some_and(|s| !s.is_empty()));
+}
+
+/// Without SQLCipher the scenario says which build it needs instead of measuring plain
+/// SQLite under SQLCipher's name.
+#[cfg(not(feature = "sqlcipher"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlcipher_names_the_feature_it_needs() {
+    let err = run(Scenario::Sqlcipher, &tiny(BackendKind::Sqlite))
+        .await
+        .expect_err("needs the feature");
+    assert!(err.to_string().contains("--features sqlcipher"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlcipher_refuses_postgres() {
+    let err = run(Scenario::Sqlcipher, &tiny(BackendKind::Postgres))
+        .await
+        .expect_err("SQLite only");
+    assert!(err.to_string().contains("--backend sqlite"), "{err}");
+}
+
 #[test]
 fn the_command_prints_a_table_then_one_json_object_as_its_last_line() {
     let out = Command::new(env!("CARGO_BIN_EXE_vault-bench"))

@@ -38,8 +38,8 @@ use super::db::BenchDb;
 use super::import::{generate, scratch};
 use super::load::{self, Load, Measured, Read};
 use super::{
-    connect_options, import_policy, import_policy_toml, peak_rss_mib, percentile_ms, raw, round3,
-    BackendKind, BenchError, BenchOptions, Report, Scenario,
+    connect_options, import_policy, import_policy_toml, peak_rss_mib, raw, round3, BackendKind,
+    BenchError, BenchOptions, Report, Scenario,
 };
 use crate::{Generator, GeneratorConfig};
 
@@ -514,11 +514,7 @@ pub(super) async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
     }
 
     // The same random applications for both sides; the warm-up reads are others.
-    let reads = if opts.reads == 0 {
-        opts.records.max(20_000)
-    } else {
-        opts.reads
-    };
+    let reads = opts.reads_per_side();
     let generator = Generator::new(GeneratorConfig::new(opts.seed));
     let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x6874_7470);
     let read_list = Arc::new(pick_reads(&generator, &mut rng, opts.records, reads)?);
@@ -591,18 +587,9 @@ pub(super) async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
         (vault.requests, vault.elapsed),
         (base.requests, base.elapsed),
     );
-    report.p50_ms = Some(percentile_ms(&vault.latencies_us, 50.0));
-    report.p99_ms = Some(percentile_ms(&vault.latencies_us, 99.0));
+    report.latencies(&vault.latencies_us, &base.latencies_us);
     report.rss_mib = Some(vault_mem.peak_mib);
     let extra = &mut report.extra;
-    extra.insert(
-        "baseline_p50_ms".into(),
-        json!(percentile_ms(&base.latencies_us, 50.0)),
-    );
-    extra.insert(
-        "baseline_p99_ms".into(),
-        json!(percentile_ms(&base.latencies_us, 99.0)),
-    );
     extra.insert("baseline_requests".into(), json!(base.requests));
     extra.insert("connections".into(), json!(opts.readers));
     extra.insert("db_connections".into(), json!(opts.connections));

@@ -19,8 +19,7 @@ use vault_policy::TenantScope;
 use super::db::BenchDb;
 use super::import::{generate, scratch};
 use super::{
-    connect_options, open_vault, percentile_ms, process_cpu_secs, raw, BenchError, BenchOptions,
-    Report, Scenario,
+    connect_options, open_vault, process_cpu_secs, raw, BenchError, BenchOptions, Report, Scenario,
 };
 use crate::{Generator, GeneratorConfig};
 
@@ -77,6 +76,64 @@ where
     Ok((elapsed, all))
 }
 
+/// The exam numbers to read: `--reads` random examinees' first applications (at least
+/// 20,000, or as many as the examinees), the same for every side.
+pub(super) fn exam_numbers(opts: &BenchOptions) -> Arc<Vec<String>> {
+    let reads = opts.reads_per_side();
+    let generator = Generator::new(GeneratorConfig::new(opts.seed));
+    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x6c6f_6f6b_7570);
+    Arc::new(
+        (0..reads)
+            .map(|_| {
+                let line = generator.examinee(rng.next_u64() % opts.records);
+                line.applications
+                    .first()
+                    .map(|a| a.exam_number.clone())
+                    .unwrap_or_default()
+            })
+            .collect(),
+    )
+}
+
+/// Reads every exam number through the vault (`exam_administration`, every prefecture).
+pub(super) async fn read_vault(
+    vault: &Vault,
+    exams: Arc<Vec<String>>,
+    readers: usize,
+) -> Result<(Duration, Vec<u32>), BenchError> {
+    let vault: Vault = vault.clone();
+    let actor = Arc::new(reader());
+    drive(exams, readers, move |exam| {
+        let vault = vault.clone();
+        let actor = actor.clone();
+        async move {
+            let view = vault
+                .read_application_by_exam_number(&actor, "exam_administration", &exam)
+                .await?;
+            Ok(view.fields.contains_key("exam_number"))
+        }
+    })
+    .await
+}
+
+/// Reads every exam number from the plaintext tables of `raw`.
+pub(super) async fn read_raw(
+    backend: &Backend,
+    exams: Arc<Vec<String>>,
+    readers: usize,
+) -> Result<(Duration, Vec<u32>), BenchError> {
+    let backend: Backend = backend.clone();
+    drive(exams, readers, move |exam| {
+        let backend = backend.clone();
+        async move {
+            Ok(raw::lookup(&backend, &exam)
+                .await?
+                .is_some_and(|m| m.contains_key("exam_number")))
+        }
+    })
+    .await
+}
+
 pub(super) async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
     let mut report = Report::new(Scenario::Lookup, opts, "reads");
     let dir = scratch(opts)?;
@@ -97,56 +154,14 @@ pub(super) async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
     raw::create_tables(&db.backend).await?;
     raw::import(&db.backend, &file, opts.batch).await?;
 
-    // The same random exam numbers for both sides.
-    let reads = if opts.reads == 0 {
-        opts.records.max(20_000)
-    } else {
-        opts.reads
-    };
-    let generator = Generator::new(GeneratorConfig::new(opts.seed));
-    let mut rng = ChaCha8Rng::seed_from_u64(opts.seed ^ 0x6c6f_6f6b_7570);
-    let exams: Vec<String> = (0..reads)
-        .map(|_| {
-            let line = generator.examinee(rng.next_u64() % opts.records);
-            line.applications
-                .first()
-                .map(|a| a.exam_number.clone())
-                .unwrap_or_default()
-        })
-        .collect();
-    let exams = Arc::new(exams);
-
+    let exams = exam_numbers(opts);
     let batches_before = vault.audit().metrics().batches();
     let cpu_start = process_cpu_secs();
-    let (vault_time, vault_lat) = {
-        let vault: Vault = vault.clone();
-        let actor = Arc::new(reader());
-        drive(exams.clone(), opts.readers, move |exam| {
-            let vault = vault.clone();
-            let actor = actor.clone();
-            async move {
-                let view = vault
-                    .read_application_by_exam_number(&actor, "exam_administration", &exam)
-                    .await?;
-                Ok(view.fields.contains_key("exam_number"))
-            }
-        })
-        .await?
-    };
+    let (vault_time, vault_lat) = read_vault(&vault, exams.clone(), opts.readers).await?;
     let cpu_mid = process_cpu_secs();
-    let (baseline_time, base_lat) = {
-        let backend: Backend = db.backend.clone();
-        drive(exams.clone(), opts.readers, move |exam| {
-            let backend = backend.clone();
-            async move {
-                Ok(raw::lookup(&backend, &exam)
-                    .await?
-                    .is_some_and(|m| m.contains_key("exam_number")))
-            }
-        })
-        .await?
-    };
+    let (baseline_time, base_lat) = read_raw(&db.backend, exams.clone(), opts.readers).await?;
     let cpu_end = process_cpu_secs();
+    let reads = exams.len() as u64;
     report.timed(reads, vault_time, baseline_time);
     // CPU per read (all threads: readers, SQLite workers, audit writer), in µs.
     if let (Some(a), Some(b), Some(c)) = (cpu_start, cpu_mid, cpu_end) {
@@ -158,16 +173,7 @@ pub(super) async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
             .extra
             .insert("baseline_cpu_us_per_read".into(), json!(per_read(c - b)));
     }
-    report.p50_ms = Some(percentile_ms(&vault_lat, 50.0));
-    report.p99_ms = Some(percentile_ms(&vault_lat, 99.0));
-    report.extra.insert(
-        "baseline_p50_ms".into(),
-        json!(percentile_ms(&base_lat, 50.0)),
-    );
-    report.extra.insert(
-        "baseline_p99_ms".into(),
-        json!(percentile_ms(&base_lat, 99.0)),
-    );
+    report.latencies(&vault_lat, &base_lat);
     // How many reads each audit commit carried (group commit at work).
     let audit_commits = vault.audit().metrics().batches() - batches_before;
     report

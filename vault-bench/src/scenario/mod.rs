@@ -14,6 +14,8 @@
 //!   server in a child process, driven over keep-alive connections by a load generator
 //!   in this process, against a plaintext server with the same route; with the
 //!   server's resident memory.
+//! - `sqlcipher` (SQLite, a build with `--features sqlcipher`): the vault's import and
+//!   reads against the plaintext tables in a SQLCipher database under a raw key.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -39,6 +41,7 @@ mod lookup;
 mod pgcrypto;
 mod raw;
 mod rewrap;
+mod sqlcipher;
 
 pub use baseline_server::{serve_baseline, BaselineServer};
 pub use http::{
@@ -90,6 +93,9 @@ pub enum Scenario {
     Pgcrypto,
     /// Audited reads over HTTP against a plaintext server.
     Http,
+    /// Import and reads: the vault against whole-database SQLCipher (a build with the
+    /// `sqlcipher` feature).
+    Sqlcipher,
 }
 
 impl Scenario {
@@ -101,6 +107,7 @@ impl Scenario {
             Scenario::Rewrap => "rewrap",
             Scenario::Pgcrypto => "pgcrypto",
             Scenario::Http => "http",
+            Scenario::Sqlcipher => "sqlcipher",
         }
     }
 }
@@ -142,6 +149,16 @@ pub struct BenchOptions {
 }
 
 impl BenchOptions {
+    /// Reads per side of `lookup`, `http` and `sqlcipher`: `reads`, or when 0 as many
+    /// as `records`, at least 20,000.
+    pub fn reads_per_side(&self) -> u64 {
+        if self.reads == 0 {
+            self.records.max(20_000)
+        } else {
+            self.reads
+        }
+    }
+
     /// Defaults for `records` on `backend`.
     pub fn new(records: u64, backend: BackendKind) -> BenchOptions {
         BenchOptions {
@@ -204,7 +221,7 @@ pub enum BenchError {
 #[derive(Clone, Debug, Serialize)]
 #[non_exhaustive]
 pub struct Report {
-    /// `import`, `lookup`, `rewrap`, `pgcrypto` or `http`.
+    /// `import`, `lookup`, `rewrap`, `pgcrypto`, `http` or `sqlcipher`.
     pub scenario: &'static str,
     /// `sqlite` or `postgres`.
     pub backend: &'static str,
@@ -278,6 +295,17 @@ impl Report {
         self.ratio = round3(self.vault_per_sec / self.baseline_per_sec.max(1e-9));
     }
 
+    /// The vault's p50 / p99 and the baseline's (`baseline_p50_ms`, `baseline_p99_ms`)
+    /// from sorted latencies in microseconds.
+    fn latencies(&mut self, vault_us: &[u32], baseline_us: &[u32]) {
+        self.p50_ms = Some(percentile_ms(vault_us, 50.0));
+        self.p99_ms = Some(percentile_ms(vault_us, 99.0));
+        for (key, p) in [("baseline_p50_ms", 50.0), ("baseline_p99_ms", 99.0)] {
+            self.extra
+                .insert(key.into(), Value::from(percentile_ms(baseline_us, p)));
+        }
+    }
+
     /// The load average after the run, and this process's peak memory unless the
     /// scenario measured another process's.
     fn finish(mut self) -> Report {
@@ -349,6 +377,7 @@ pub async fn run(scenario: Scenario, opts: &BenchOptions) -> Result<Report, Benc
         Scenario::Rewrap => rewrap::run(opts).await?,
         Scenario::Pgcrypto => pgcrypto::run(opts).await?,
         Scenario::Http => http::run(opts).await?,
+        Scenario::Sqlcipher => sqlcipher::run(opts).await?,
     };
     Ok(report.finish())
 }

@@ -361,18 +361,28 @@ impl Default for ConnectOptions {
     }
 }
 
+/// The settings every SQLite connection of the vault is opened with: created if
+/// missing, WAL, `synchronous=FULL`, foreign keys, `opts.busy_timeout`,
+/// `secure_delete`.
+pub fn sqlite_options(
+    url: &str,
+    opts: &ConnectOptions,
+) -> Result<SqliteConnectOptions, StoreError> {
+    Ok(SqliteConnectOptions::from_str(url)
+        .map_err(|_| StoreError::InvalidUrl("not a valid sqlite: URL".into()))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(opts.busy_timeout)
+        .pragma("secure_delete", "ON"))
+}
+
 /// Opens the database named by `url` (`sqlite://PATH` or `postgres://…`), checks its
 /// durability settings and applies the migrations.
 pub async fn connect(url: &str, opts: &ConnectOptions) -> Result<Backend, StoreError> {
     if url.starts_with("sqlite:") {
-        let co = SqliteConnectOptions::from_str(url)
-            .map_err(|_| StoreError::InvalidUrl("not a valid sqlite: URL".into()))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(opts.busy_timeout)
-            .pragma("secure_delete", "ON");
+        let co = sqlite_options(url, opts)?;
         // An embedded database has no network to break a connection: the round trip
         // to each connection's worker thread that sqlx's check before every
         // acquisition costs is saved.
