@@ -76,8 +76,8 @@ where
     Ok((elapsed, all))
 }
 
-/// The exam numbers to read: `--reads` random examinees' first applications (at least
-/// 20,000, or as many as the examinees), the same for every side.
+/// The exam numbers to read: the first applications of
+/// [`BenchOptions::reads_per_side`] random examinees, the same for every side.
 pub(super) fn exam_numbers(opts: &BenchOptions) -> Arc<Vec<String>> {
     let reads = opts.reads_per_side();
     let generator = Generator::new(GeneratorConfig::new(opts.seed));

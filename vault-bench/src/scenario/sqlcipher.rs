@@ -35,7 +35,8 @@ use super::db::BenchDb;
 use super::import::{generate, scratch};
 use super::lookup::{exam_numbers, read_raw, read_vault};
 use super::{
-    connect_options, open_vault, raw, BackendKind, BenchError, BenchOptions, Report, Scenario,
+    connect_options, open_vault, raw, round3, BackendKind, BenchError, BenchOptions, Report,
+    Scenario,
 };
 
 /// Why the scenario cannot run in a build without SQLCipher.
@@ -178,10 +179,9 @@ pub(super) async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
     report
         .extra
         .insert("lookup_baseline_per_sec".into(), json!(c));
-    report.extra.insert(
-        "lookup_ratio".into(),
-        json!((v / c.max(1e-9) * 1000.0).round() / 1000.0),
-    );
+    report
+        .extra
+        .insert("lookup_ratio".into(), json!(round3(v / c.max(1e-9))));
     report.latencies(&vault_lat, &cipher_lat);
     report
         .extra
