@@ -375,3 +375,102 @@ async fn personal_values_cannot_enter_an_event() {
     // A source address is an IpAddr: it cannot hold text at all.
     assert!(std::net::IpAddr::from_str("山田").is_err());
 }
+
+/// Events of chain `main` in the SQLite database file itself, without its WAL: what a
+/// checkpoint has copied there (`immutable=1` opens the file read-only, ignoring the WAL).
+async fn events_in_database_file(path: &std::path::Path) -> i64 {
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+    let co = SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true)
+        .immutable(true);
+    let pool = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(co)
+        .await
+        .expect("open the database file");
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_events WHERE chain_id = 'main'")
+        .fetch_one(&pool)
+        .await
+        .expect("count events");
+    pool.close().await;
+    n
+}
+
+/// A SQLite test database whose schema is in the database file, not only in the WAL.
+async fn sqlite_env_checkpointed() -> (Env, std::path::PathBuf) {
+    let env = Env::new(TestDb::sqlite().await).await;
+    exec(env.backend(), "PRAGMA wal_checkpoint(TRUNCATE)").await;
+    let path = env.db.sqlite_path.clone().expect("sqlite file");
+    (env, path)
+}
+
+#[tokio::test]
+async fn sqlite_commits_leave_the_wal_to_the_background_checkpoint() {
+    // No background checkpoint within the test (an hour): 400 commits of one event
+    // write far more than SQLite's automatic threshold of 1000 WAL pages, and none of
+    // them is copied to the database file, because the writer's connection does not
+    // checkpoint on commit.
+    let (env, path) = sqlite_env_checkpointed().await;
+    let log = env
+        .start(
+            env.config(10_000)
+                .wal_checkpoint_interval(Duration::from_secs(3600)),
+        )
+        .await;
+    append_n(&log, 400).await;
+    assert_eq!(events_in_database_file(&path).await, 0);
+    assert_eq!(log.metrics().wal_checkpoints(), 0);
+    log.close().await;
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn sqlite_background_checkpoint_copies_committed_events_to_the_database_file() {
+    let (env, path) = sqlite_env_checkpointed().await;
+    let log = env
+        .start(
+            env.config(10_000)
+                .wal_checkpoint_interval(Duration::from_millis(20)),
+        )
+        .await;
+    append_n(&log, 400).await;
+    let mut in_file = 0;
+    for _ in 0..250 {
+        in_file = events_in_database_file(&path).await;
+        if in_file == 400 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        in_file, 400,
+        "every committed event reached the database file"
+    );
+    let m = log.metrics();
+    assert!(m.wal_checkpoints() > 0);
+    assert_eq!(m.wal_checkpoint_failures(), 0);
+    // Idle: no commit, no further checkpoint.
+    let runs = m.wal_checkpoints();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(log.metrics().wal_checkpoints(), runs);
+    log.close().await;
+    let r = env.verify().await;
+    assert!(r.ok, "{r:?}");
+    env.cleanup().await;
+}
+
+#[tokio::test]
+async fn sqlite_without_the_background_checkpoint_commits_checkpoint_themselves() {
+    // Interval zero: SQLite's automatic checkpoints on the writer's commits, as before.
+    let (env, path) = sqlite_env_checkpointed().await;
+    let log = env
+        .start(env.config(10_000).wal_checkpoint_interval(Duration::ZERO))
+        .await;
+    append_n(&log, 400).await;
+    let in_file = events_in_database_file(&path).await;
+    assert!(in_file > 0, "an automatic checkpoint ran on a commit");
+    assert_eq!(log.metrics().wal_checkpoints(), 0);
+    log.close().await;
+    env.cleanup().await;
+}
