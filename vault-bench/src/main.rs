@@ -107,10 +107,6 @@ struct ScenarioArgs {
     /// Directory for the SQLite databases and generated files (local disk).
     #[arg(long)]
     dir: Option<PathBuf>,
-    /// SQLite (lookup, http): milliseconds between the audit writer's background WAL
-    /// checkpoints; 0 leaves them to SQLite, on the commit that crosses its threshold.
-    #[arg(long, default_value_t = 200)]
-    audit_wal_checkpoint_ms: u64,
 }
 
 #[derive(Args)]
@@ -199,7 +195,6 @@ fn run_scenario(which: Scenario, args: ScenarioArgs) -> ExitCode {
     opts.warmup = args.warmup;
     opts.connections = args.connections;
     opts.dir = args.dir;
-    opts.audit_wal_checkpoint = std::time::Duration::from_millis(args.audit_wal_checkpoint_ms);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

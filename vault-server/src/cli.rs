@@ -847,8 +847,7 @@ async fn serve(cfg: Config, accept_shorter_retention: bool) -> Result<(), CliErr
         Arc::new(keyring.audit_signer()),
         AuditConfig::new(&cfg.audit_chain_id, cfg.checkpoint_file())
             .min_retention_days(audit_retention_days(policy.policy()))
-            .commit_delay(cfg.audit_commit_delay)
-            .wal_checkpoint_interval(cfg.audit_wal_checkpoint),
+            .commit_delay(cfg.audit_commit_delay),
     )
     .await
     .map_err(|e| CliError::Runtime(format!("cannot start the audit log: {e}")))?;

@@ -55,7 +55,6 @@ pub const KEYS: &[KeyDoc] = &[
     KeyDoc { name: "db_max_connections", default: "8", doc: "database connection pool size (1..=1000)" },
     KeyDoc { name: "kek_max_age_days", default: "365", doc: "cryptoperiod of a key-encryption key in days (0..=3650; 0 turns it off): an older active version is rotated by the background job (NIST SP 800-57)" },
     KeyDoc { name: "audit_commit_delay_us", default: "1000", doc: "microseconds the audit writer waits for more events before a commit under load (0..=100000; 0 turns it off): fewer, fuller commits for more throughput, at that much latency" },
-    KeyDoc { name: "audit_wal_checkpoint_ms", default: "200", doc: "SQLite: milliseconds between the audit writer's background WAL checkpoints (0..=60000; 0 leaves checkpoints to SQLite, on the commit that crosses its threshold, which the reads waiting for that commit then wait for)" },
     KeyDoc { name: "audit_chain_id", default: "instance-1", doc: "id of this instance's audit chain (1-64 of a-z 0-9 _ . -); with PostgreSQL and several instances, give each its own" },
 ];
 
@@ -179,9 +178,6 @@ pub struct Config {
     pub audit_chain_id: String,
     /// The audit writer's commit delay under load (`AuditConfig::commit_delay`).
     pub audit_commit_delay: Duration,
-    /// SQLite: the audit writer's WAL checkpoint interval
-    /// (`AuditConfig::wal_checkpoint_interval`).
-    pub audit_wal_checkpoint: Duration,
     /// Limits of the HTTP application.
     pub settings: Settings,
     sources: BTreeMap<&'static str, (String, Source)>,
@@ -386,7 +382,6 @@ fn build(
     let db_conns = num("db_max_connections", 1, 1000);
     let kek_age = num("kek_max_age_days", 0, 3650);
     let commit_delay = num("audit_commit_delay_us", 0, 100_000);
-    let wal_checkpoint = num("audit_wal_checkpoint_ms", 0, 60_000);
     if page_default > page_max {
         problems.push(format!(
             "`page_size_default` (from {}) must not exceed `page_size_max` ({page_max})",
@@ -481,7 +476,6 @@ fn build(
         kek_max_age_days: u32::try_from(kek_age).ok().filter(|d| *d > 0),
         audit_chain_id,
         audit_commit_delay: Duration::from_micros(commit_delay),
-        audit_wal_checkpoint: Duration::from_millis(wal_checkpoint),
         settings: Settings {
             max_body_bytes: usize::try_from(max_body).unwrap_or(1024 * 1024),
             request_timeout: Duration::from_secs(req_timeout),
@@ -626,23 +620,6 @@ mod tests {
         let d = dir_with("audit_commit_delay_us = 100001\n");
         let e = Config::load(d.path(), &Overrides::default(), &no_env, true).unwrap_err();
         assert!(e.to_string().contains("`audit_commit_delay_us`"), "{e}");
-    }
-
-    #[test]
-    fn audit_wal_checkpoint_defaults_to_the_writers_and_may_be_turned_off() {
-        let d = dir_with("");
-        let c = Config::load(d.path(), &Overrides::default(), &no_env, true).unwrap();
-        assert_eq!(
-            c.audit_wal_checkpoint,
-            vault_core::audit::DEFAULT_WAL_CHECKPOINT_INTERVAL
-        );
-        assert_eq!(c.audit_wal_checkpoint, Duration::from_millis(200));
-        let d = dir_with("audit_wal_checkpoint_ms = 0\n");
-        let c = Config::load(d.path(), &Overrides::default(), &no_env, true).unwrap();
-        assert_eq!(c.audit_wal_checkpoint, Duration::ZERO);
-        let d = dir_with("audit_wal_checkpoint_ms = 60001\n");
-        let e = Config::load(d.path(), &Overrides::default(), &no_env, true).unwrap_err();
-        assert!(e.to_string().contains("`audit_wal_checkpoint_ms`"), "{e}");
     }
 
     #[test]

@@ -195,18 +195,6 @@ impl Metrics {
                 "Failed appends to the audit checkpoint file (retried with the next checkpoint).",
                 audit.checkpoint_file_failures(),
             ),
-            (
-                "kentei_vault_audit_wal_checkpoints_total",
-                "counter",
-                "SQLite: background WAL checkpoints run by the audit writer.",
-                audit.wal_checkpoints(),
-            ),
-            (
-                "kentei_vault_audit_wal_checkpoint_failures_total",
-                "counter",
-                "SQLite: failed background WAL checkpoints (retried; while they fail the WAL grows).",
-                audit.wal_checkpoint_failures(),
-            ),
         ];
         for (name, kind, help, v) in simple {
             writeln!(out, "# HELP {name} {help}")?;

@@ -529,10 +529,6 @@ pub(super) async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
         OsStr::new("--listen"),
         OsStr::new("127.0.0.1:0"),
     ]);
-    serve.env(
-        "KENTEI_VAULT_AUDIT_WAL_CHECKPOINT_MS",
-        opts.audit_wal_checkpoint.as_millis().to_string(),
-    );
     let server = ServerProcess::start("vault server", serve, dir.path().join("vault.log")).await?;
     let (vault, vault_mem) = measure(server, opts, &authorization, &warmup, &read_list).await?;
     let vault_log_mib = std::fs::metadata(dir.path().join("vault.log"))

@@ -140,13 +140,7 @@ pub(super) async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
     let file = generate(dir.path(), opts.records, opts.seed)?;
     let co = connect_options(opts);
     let db = BenchDb::create(opts.backend, dir.path(), "lookup", &opts.pg_url, &co).await?;
-    let vault = open_vault(
-        &db.backend,
-        dir.path(),
-        Arc::new(Keyring::generate()?),
-        opts,
-    )
-    .await?;
+    let vault = open_vault(&db.backend, dir.path(), Arc::new(Keyring::generate()?)).await?;
     let imported = import_file(
         &vault,
         &file,

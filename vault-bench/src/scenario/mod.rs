@@ -146,9 +146,6 @@ pub struct BenchOptions {
     /// http: the `vault-bench` executable that runs the server processes (default: this
     /// process's own executable, which must be `vault-bench`).
     pub exe: Option<PathBuf>,
-    /// SQLite, lookup and http: the audit writer's WAL checkpoint interval; zero leaves
-    /// checkpoints to SQLite's automatic ones on the writer's commits.
-    pub audit_wal_checkpoint: Duration,
 }
 
 impl BenchOptions {
@@ -179,7 +176,6 @@ impl BenchOptions {
             pg_url: std::env::var("KENTEI_BENCH_PG_URL")
                 .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned()),
             exe: None,
-            audit_wal_checkpoint: vault_core::audit::DEFAULT_WAL_CHECKPOINT_INTERVAL,
         }
     }
 }
@@ -447,13 +443,11 @@ async fn open_vault(
     backend: &Backend,
     dir: &Path,
     keyring: Arc<Keyring>,
-    opts: &BenchOptions,
 ) -> Result<Vault, BenchError> {
     let audit = AuditLog::start(
         backend.clone(),
         Arc::new(keyring.audit_signer()),
-        AuditConfig::new("bench", dir.join("checkpoints.jsonl"))
-            .wal_checkpoint_interval(opts.audit_wal_checkpoint),
+        AuditConfig::new("bench", dir.join("checkpoints.jsonl")),
     )
     .await?;
     Ok(Vault::new(

@@ -23,7 +23,6 @@ mod signer;
 mod sql;
 mod sqlite;
 mod verify;
-mod wal;
 mod writer;
 
 pub use checkpoint::{Checkpoint, CheckpointKind};
@@ -38,5 +37,4 @@ pub use signer::{verify_checkpoint_signature, CheckpointSigner, Ed25519Checkpoin
 pub use verify::{verify, ChainSummary, Finding, Problem, VerifyOptions, VerifyReport};
 pub use writer::{
     AuditConfig, AuditLog, AuditMetrics, PruneOutcome, PrunedChain, DEFAULT_COMMIT_DELAY,
-    DEFAULT_WAL_CHECKPOINT_INTERVAL,
 };

@@ -26,8 +26,6 @@ use super::error::AuditError;
 use super::event::{AuditEvent, Ident, Label, Outcome};
 use super::signer::CheckpointSigner;
 use super::sql::{self, Head, WriteTx};
-use super::wal::WalCheckpointer;
-pub use super::wal::DEFAULT_WAL_CHECKPOINT_INTERVAL;
 use crate::store::{check_durability, Backend};
 
 /// Default [`AuditConfig::commit_delay`].
@@ -62,17 +60,12 @@ pub struct AuditConfig {
     /// other connections' page caches emptied), so under load fewer, fuller commits
     /// save CPU for the reads that wait for them.
     pub commit_delay: Duration,
-    /// SQLite: how often a task of the writer copies the WAL into the database file
-    /// (a passive checkpoint on a connection of its own, after each interval in which
-    /// the writer committed), so that no commit waits for the copy. Zero leaves it to
-    /// SQLite's automatic checkpoints on the writer's commits. Ignored on PostgreSQL.
-    pub wal_checkpoint_interval: Duration,
 }
 
 impl AuditConfig {
     /// Defaults: checkpoint every 1000 events or 60 s, batches of up to 512 events,
     /// 10 s append timeout, 10 years (3653 days) minimum retention, commit delay
-    /// [`DEFAULT_COMMIT_DELAY`], WAL checkpoint interval [`DEFAULT_WAL_CHECKPOINT_INTERVAL`].
+    /// [`DEFAULT_COMMIT_DELAY`].
     pub fn new(chain_id: &str, checkpoint_file: impl Into<PathBuf>) -> AuditConfig {
         AuditConfig {
             chain_id: chain_id.to_owned(),
@@ -84,19 +77,12 @@ impl AuditConfig {
             append_timeout: Duration::from_secs(10),
             min_retention_days: 3653,
             commit_delay: DEFAULT_COMMIT_DELAY,
-            wal_checkpoint_interval: DEFAULT_WAL_CHECKPOINT_INTERVAL,
         }
     }
 
     /// Sets the commit delay (zero: commit at once).
     pub fn commit_delay(mut self, delay: Duration) -> Self {
         self.commit_delay = delay;
-        self
-    }
-
-    /// Sets the WAL checkpoint interval (zero: automatic checkpoints on commit).
-    pub fn wal_checkpoint_interval(mut self, interval: Duration) -> Self {
-        self.wal_checkpoint_interval = interval;
         self
     }
 
@@ -163,8 +149,6 @@ pub struct AuditMetrics {
     batches: AtomicU64,
     checkpoints: AtomicU64,
     checkpoint_file_failures: AtomicU64,
-    pub(super) wal_checkpoints: AtomicU64,
-    pub(super) wal_checkpoint_failures: AtomicU64,
 }
 
 impl AuditMetrics {
@@ -191,14 +175,6 @@ impl AuditMetrics {
     /// Failed attempts to append to the checkpoint file (retried with the next one).
     pub fn checkpoint_file_failures(&self) -> u64 {
         self.checkpoint_file_failures.load(Ordering::Relaxed)
-    }
-    /// SQLite: background WAL checkpoints run (see [`AuditConfig::wal_checkpoint_interval`]).
-    pub fn wal_checkpoints(&self) -> u64 {
-        self.wal_checkpoints.load(Ordering::Relaxed)
-    }
-    /// SQLite: background WAL checkpoints that failed (each retried after the next interval).
-    pub fn wal_checkpoint_failures(&self) -> u64 {
-        self.wal_checkpoint_failures.load(Ordering::Relaxed)
     }
 }
 
@@ -349,8 +325,7 @@ impl AuditLog {
         let thread_chain = cfg.chain_id.clone();
         let writer = Writer {
             // Its own connection: it never queues behind readers for one of the pool.
-            backend: backend.dedicated_connection(cfg.wal_checkpoint_interval.is_zero()),
-            wal: None,
+            backend: backend.dedicated_connection(),
             signer,
             metrics,
             pending_file: Vec::new(),
@@ -363,18 +338,7 @@ impl AuditLog {
         std::thread::Builder::new()
             .name("audit-writer".into())
             .spawn(move || {
-                runtime.block_on(async move {
-                    let mut writer = writer;
-                    let interval = writer.cfg.wal_checkpoint_interval;
-                    if !interval.is_zero() {
-                        writer.wal = WalCheckpointer::start(
-                            &writer.backend,
-                            interval,
-                            writer.metrics.clone(),
-                        );
-                    }
-                    writer.run(rx).await
-                });
+                runtime.block_on(writer.run(rx));
                 let _ = done_tx.send(());
             })
             .map_err(|e| {
@@ -549,8 +513,6 @@ struct Writer {
     last_checkpoint_try: Instant,
     /// Events in the last batch (for the commit delay).
     last_batch: usize,
-    /// SQLite: the task that copies the WAL into the database file.
-    wal: Option<WalCheckpointer>,
 }
 
 /// Whether the writer waits [`AuditConfig::commit_delay`] for more events before
@@ -664,19 +626,7 @@ impl Writer {
             self.checkpoint(true).await.ok();
         }
         self.flush_file().await;
-        if let Some(wal) = self.wal.take() {
-            wal.stop().await;
-        }
         self.backend.close().await;
-    }
-
-    /// Commits `tx` if `r` is a success, rolls it back otherwise.
-    async fn finish_tx<T>(&self, tx: WriteTx, r: Result<T, AuditError>) -> Result<T, AuditError> {
-        let done = finish_tx(tx, r).await;
-        if let Some(wal) = &self.wal {
-            wal.note_write();
-        }
-        done
     }
 
     async fn commit_events(&mut self, events: &[AuditEvent], acks: Vec<AppendAck>) {
@@ -684,7 +634,7 @@ impl Writer {
         let result = match WriteTx::begin(&self.backend).await {
             Ok(mut tx) => {
                 let r = self.write_batch(&mut tx, &refs).await;
-                self.finish_tx(tx, r).await
+                finish_tx(tx, r).await
             }
             Err(e) => Err(e.into()),
         };
@@ -820,7 +770,7 @@ impl Writer {
         let result = match WriteTx::begin(&self.backend).await {
             Ok(mut tx) => {
                 let r = self.checkpoint_only(&mut tx, force).await;
-                self.finish_tx(tx, r).await
+                finish_tx(tx, r).await
             }
             Err(e) => Err(e.into()),
         };
@@ -866,7 +816,7 @@ impl Writer {
         let result = match WriteTx::begin(&self.backend).await {
             Ok(mut tx) => {
                 let r = self.prune_in_tx(&mut tx, before_us, &event).await;
-                self.finish_tx(tx, r).await
+                finish_tx(tx, r).await
             }
             Err(e) => Err(e.into()),
         };

@@ -315,30 +315,22 @@ impl Backend {
     /// first use and kept open, for a task that writes continually (the audit writer):
     /// it never queues for a connection behind the readers of the shared pool, and on
     /// SQLite its page cache stays its own.
-    ///
-    /// On SQLite, `auto_checkpoint: false` turns off the checkpoints its commits would
-    /// run past the WAL threshold (`wal_autocheckpoint=0`): something else must then
-    /// checkpoint, as the audit writer's WAL task does. PostgreSQL ignores it.
-    pub fn dedicated_connection(&self, auto_checkpoint: bool) -> Backend {
+    pub fn dedicated_connection(&self) -> Backend {
         match self {
-            Backend::Sqlite(pool) => {
-                let mut options = (*pool.connect_options())
-                    .clone()
-                    // Statement journals of multi-row inserts stay in memory.
-                    .pragma("temp_store", "MEMORY");
-                if !auto_checkpoint {
-                    options = options.pragma("wal_autocheckpoint", "0");
-                }
-                Backend::Sqlite(
-                    SqlitePoolOptions::new()
-                        .max_connections(1)
-                        .min_connections(0)
-                        .idle_timeout(None)
-                        .max_lifetime(None)
-                        .test_before_acquire(false)
-                        .connect_lazy_with(options),
-                )
-            }
+            Backend::Sqlite(pool) => Backend::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .min_connections(0)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .test_before_acquire(false)
+                    .connect_lazy_with(
+                        (*pool.connect_options())
+                            .clone()
+                            // Statement journals of multi-row inserts stay in memory.
+                            .pragma("temp_store", "MEMORY"),
+                    ),
+            ),
             Backend::Postgres(pool) => Backend::Postgres(
                 PgPoolOptions::new()
                     .max_connections(1)
