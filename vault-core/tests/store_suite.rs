@@ -131,6 +131,7 @@ suite! {
         suspension_and_subject_changes_are_stored,
         upsert_key_replaces_the_previous_wrapping,
         rewrap_replaces_only_keys_still_under_the_expected_version,
+        rewrap_of_more_keys_than_one_statement_takes_replaces_every_key,
         delete_key_removes_only_that_compartment,
         record_of_unknown_subject_is_a_constraint_violation,
         errors_and_debug_output_carry_no_values,
@@ -1269,6 +1270,17 @@ mod behaviour {
         assert!(work
             .iter()
             .all(|k| k.compartment == KeyCompartment::General));
+        // Each listed row is the stored key, byte for byte.
+        for k in &work {
+            assert_eq!(
+                store
+                    .get_key(k.subject_id, KeyCompartment::General)
+                    .await
+                    .unwrap()
+                    .as_ref(),
+                Some(k)
+            );
+        }
 
         // Meanwhile one subject is shredded: its re-wrap must not bring the key back.
         let shredded = work[0].subject_id;
@@ -1329,6 +1341,52 @@ mod behaviour {
             .await
             .unwrap()
             .is_empty());
+    }
+
+    /// 1,300 keys in one page and one batch: the listing and the `UPDATE` cross their
+    /// chunk boundaries (SQLite: 1,024 + 256 + 16 + 4 keys per statement).
+    pub(super) async fn rewrap_of_more_keys_than_one_statement_takes_replaces_every_key(
+        store: &dyn Store,
+    ) {
+        let people: Vec<Person> = (0..1_300)
+            .map(|i| Person::new("13", &format!("B-{i}")))
+            .collect();
+        register(store, &people.iter().collect::<Vec<_>>()).await;
+        let page = store
+            .list_keys_for_rewrap("general", 2, None, 2_000)
+            .await
+            .unwrap();
+        assert_eq!(page.len(), 1_300);
+        assert!(page.windows(2).all(|w| w[0].subject_id < w[1].subject_id));
+        let b: WriteBatch = page
+            .iter()
+            .map(|k| WriteOp::RewrapKey {
+                key: KeyRow {
+                    kek_version: 2,
+                    wrapped: sealed(&format!("v2-{}", k.subject_id)),
+                    ..k.clone()
+                },
+                expected_kek_id: "general".into(),
+                expected_kek_version: 1,
+            })
+            .collect();
+        store.apply(b).await.unwrap();
+        assert!(store
+            .list_keys_for_rewrap("general", 2, None, 2_000)
+            .await
+            .unwrap()
+            .is_empty());
+        for p in &people {
+            let k = store
+                .get_key(p.id(), KeyCompartment::General)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                (k.kek_version, k.wrapped),
+                (2, sealed(&format!("v2-{}", p.id())))
+            );
+        }
     }
 
     pub(super) async fn record_of_unknown_subject_is_a_constraint_violation(store: &dyn Store) {

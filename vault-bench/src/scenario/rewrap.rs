@@ -138,6 +138,10 @@ async fn rewrap_all(
     Ok(done)
 }
 
+/// Rows per `UPDATE` of the baseline on SQLite: as many as the store's re-wrap
+/// statement takes (`REWRAP_CHUNK` in vault-core's SQLite store).
+const UPDATE_CHUNK: usize = 1024;
+
 async fn copy_keys(backend: &Backend) -> Result<(), BenchError> {
     let ddl: &[&str] = match backend {
         Backend::Sqlite(_) => &[
@@ -242,7 +246,7 @@ async fn update_rows(
     match backend {
         Backend::Sqlite(pool) => {
             let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-            for chunk in rows.chunks(128) {
+            for chunk in rows.chunks(UPDATE_CHUNK) {
                 let mut qb = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
                     "WITH v (subject_id, compartment, kek_id, kek_version, wrapped, \
                              old_kek_id, old_kek_version) AS (",

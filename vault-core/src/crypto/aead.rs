@@ -34,6 +34,8 @@
 //! Random 96-bit nonces allow about 2^32 seals per key before the collision
 //! risk reaches 2^-32; one DEK seals only one subject's fields.
 
+use std::cell::RefCell;
+
 use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce, Tag};
 use ring::rand::{SecureRandom, SystemRandom};
@@ -128,13 +130,66 @@ impl PreparedKey {
     }
 }
 
-/// A fresh random nonce.
+/// Nonces drawn from the operating system's generator in one call.
+const NONCE_BLOCK: usize = 256;
+
+/// A thread's block of random nonces, each handed out once.
+///
+/// One `getrandom` call of 3 KiB instead of one of 12 bytes per seal or wrap: the
+/// bytes come from the same generator, only drawn ahead. Nonces are not secret (each is
+/// stored beside its ciphertext); what matters is that none is used twice, so a nonce
+/// is erased from the block as it is taken and the position only moves forward. A
+/// block is never shared between threads. A process that forked without `exec` would
+/// copy the block into the child; the vault never does (no `unsafe` code, child
+/// processes are started with `exec`). See decision 0017.
+struct NoncePool {
+    bytes: [u8; NONCE_LEN * NONCE_BLOCK],
+    /// Index of the next nonce to hand out; `NONCE_BLOCK` when the block is used up.
+    next: usize,
+}
+
+impl NoncePool {
+    const fn empty() -> NoncePool {
+        NoncePool {
+            bytes: [0; NONCE_LEN * NONCE_BLOCK],
+            next: NONCE_BLOCK,
+        }
+    }
+
+    /// The next nonce; `fill` draws a new block when this one is used up.
+    fn take(
+        &mut self,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), CryptoError>,
+    ) -> Result<[u8; NONCE_LEN], CryptoError> {
+        if self.next >= NONCE_BLOCK {
+            // On failure `next` stays at the end: a partly filled block is never used.
+            fill(&mut self.bytes)?;
+            self.next = 0;
+        }
+        let start = self.next * NONCE_LEN;
+        self.next += 1;
+        let slot = &mut self.bytes[start..start + NONCE_LEN];
+        let mut nonce = [0u8; NONCE_LEN];
+        nonce.copy_from_slice(slot);
+        slot.fill(0);
+        Ok(nonce)
+    }
+}
+
+thread_local! {
+    static NONCES: RefCell<NoncePool> = const { RefCell::new(NoncePool::empty()) };
+}
+
+/// A fresh random nonce, from this thread's block of nonces drawn from the operating
+/// system's generator.
 pub(crate) fn random_nonce() -> Result<[u8; NONCE_LEN], CryptoError> {
-    let mut nonce = [0u8; NONCE_LEN];
-    SystemRandom::new()
-        .fill(&mut nonce)
-        .map_err(|_| CryptoError::RandomUnavailable)?;
-    Ok(nonce)
+    NONCES.with(|pool| {
+        pool.borrow_mut().take(|block| {
+            SystemRandom::new()
+                .fill(block)
+                .map_err(|_| CryptoError::RandomUnavailable)
+        })
+    })
 }
 
 /// Append `u32be(len) || bytes`.
@@ -251,7 +306,71 @@ fn open_field(dek: &Dek, aad: &FieldAad<'_>, sealed: &[u8]) -> Result<Plaintext,
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use super::*;
+
+    #[test]
+    fn the_nonce_pool_draws_one_block_per_256_nonces_and_hands_each_out_once() {
+        let mut pool = NoncePool::empty();
+        let mut draws = 0u32;
+        let mut seen = HashSet::new();
+        for _ in 0..(3 * NONCE_BLOCK + 5) {
+            let nonce = pool
+                .take(|block| {
+                    draws += 1;
+                    SystemRandom::new()
+                        .fill(block)
+                        .map_err(|_| CryptoError::RandomUnavailable)
+                })
+                .unwrap();
+            assert!(seen.insert(nonce), "a nonce was handed out twice");
+        }
+        assert_eq!(draws, 4);
+        // A taken nonce is erased from the block.
+        assert!(pool.bytes[..pool.next * NONCE_LEN].iter().all(|&b| b == 0));
+    }
+
+    #[test]
+    fn a_failed_draw_is_an_error_and_no_nonce_of_the_unfilled_block_is_used() {
+        let mut pool = NoncePool::empty();
+        let failed = pool.take(|block| {
+            block[..NONCE_LEN].fill(7);
+            Err(CryptoError::RandomUnavailable)
+        });
+        assert!(matches!(failed, Err(CryptoError::RandomUnavailable)));
+        // The next take draws again instead of using the partly written block.
+        let mut drew = false;
+        let nonce = pool
+            .take(|block| {
+                drew = true;
+                block.fill(9);
+                Ok(())
+            })
+            .unwrap();
+        assert!(drew);
+        assert_eq!(nonce, [9; NONCE_LEN]);
+    }
+
+    #[test]
+    fn threads_draw_distinct_nonces() {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                std::thread::spawn(|| {
+                    (0..1_000)
+                        .map(|_| random_nonce().unwrap())
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut seen = HashSet::new();
+        for h in handles {
+            for nonce in h.join().unwrap() {
+                assert!(seen.insert(nonce), "two threads drew the same nonce");
+            }
+        }
+        assert_eq!(seen.len(), 4_000);
+    }
 
     #[test]
     fn aad_is_length_prefixed_so_kind_and_field_cannot_shift() {
