@@ -104,6 +104,10 @@ struct ScenarioArgs {
     /// Database connections (http: the pool of each server process).
     #[arg(long, default_value_t = 8)]
     connections: u32,
+    /// The audit writer's commit delay under load, in microseconds (lookup, http;
+    /// the server's `audit_commit_delay_us`).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(0..=100_000))]
+    commit_delay_us: u64,
     /// Directory for the SQLite databases and generated files (local disk).
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -194,6 +198,7 @@ fn run_scenario(which: Scenario, args: ScenarioArgs) -> ExitCode {
     opts.seconds = args.seconds;
     opts.warmup = args.warmup;
     opts.connections = args.connections;
+    opts.commit_delay_us = args.commit_delay_us;
     opts.dir = args.dir;
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

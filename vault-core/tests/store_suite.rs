@@ -110,6 +110,7 @@ suite! {
         rows_read_back_exactly_as_written,
         timestamps_keep_microseconds,
         cross_prefecture_reads_are_not_found,
+        read_by_index_answers_the_record_its_suspension_and_key,
         cross_prefecture_lists_and_searches_are_empty,
         empty_scope_matches_nothing,
         scope_of_several_prefectures_sees_each_of_them,
@@ -392,6 +393,142 @@ mod behaviour {
             got.created_at,
             Utc.timestamp_opt(1_717_000_000, 123_456_000).unwrap()
         );
+    }
+
+    pub(super) async fn read_by_index_answers_the_record_its_suspension_and_key(store: &dyn Store) {
+        let a = Person::new("13", "APP-1");
+        let b = Person::new("27", "APP-2");
+        register(store, &[&a, &b]).await;
+        // The result (status and clock date set, parent an application) gets an index too.
+        store
+            .apply(one_op(WriteOp::InsertIndex(index(
+                "result_ref",
+                1,
+                "R-1",
+                &a.result,
+                true,
+            ))))
+            .await
+            .expect("index the result");
+        let by =
+            |field: &str, version: u32, value: &str| vec![(version, digest(field, version, value))];
+        let read = |field: &'static str,
+                    digests: Vec<(u32, [u8; 32])>,
+                    scope: TenantScope,
+                    compartment: KeyCompartment| async move {
+            store
+                .read_by_index(field, &digests, &scope, compartment)
+                .await
+                .expect("read_by_index")
+        };
+
+        // Every column of the record as written, the suspension flag and the key.
+        let got = read(
+            "application_id",
+            by("application_id", 1, "APP-1"),
+            TenantScope::All,
+            KeyCompartment::General,
+        )
+        .await
+        .expect("found");
+        assert_eq!(got.record, a.application);
+        assert!(!got.suspended);
+        assert_eq!(got.key, Some(a.general_key.clone()));
+        let got = read(
+            "result_ref",
+            by("result_ref", 1, "R-1"),
+            only(&["13"]),
+            KeyCompartment::MyNumber,
+        )
+        .await
+        .expect("found");
+        assert_eq!(got.record, a.result);
+        assert_eq!(got.key, Some(a.my_number_key.clone()));
+        let got = read(
+            "application_id",
+            by("application_id", 1, "APP-2"),
+            only(&["13", "27"]),
+            KeyCompartment::General,
+        )
+        .await
+        .expect("found");
+        assert_eq!(got.record, b.application);
+
+        // Outside the scope, an empty scope, another field, another key version, an
+        // unknown value: nothing.
+        for (field, digests, scope) in [
+            (
+                "application_id",
+                by("application_id", 1, "APP-1"),
+                only(&["27"]),
+            ),
+            (
+                "application_id",
+                by("application_id", 1, "APP-1"),
+                only(&[]),
+            ),
+            (
+                "exam_number",
+                by("application_id", 1, "APP-1"),
+                TenantScope::All,
+            ),
+            (
+                "application_id",
+                vec![(2, digest("application_id", 1, "APP-1"))],
+                TenantScope::All,
+            ),
+            (
+                "application_id",
+                by("application_id", 1, "APP-3"),
+                TenantScope::All,
+            ),
+        ] {
+            assert!(read(field, digests, scope, KeyCompartment::General)
+                .await
+                .is_none());
+        }
+        // Any of several digests (key versions during a rotation) finds it.
+        let both = vec![
+            (2, digest("application_id", 2, "APP-1")),
+            (1, digest("application_id", 1, "APP-1")),
+        ];
+        let got = read(
+            "application_id",
+            both,
+            TenantScope::All,
+            KeyCompartment::General,
+        )
+        .await
+        .expect("found");
+        assert_eq!(got.record.record_id, a.application.record_id);
+
+        // A suspended subject is flagged; a shredded key is absent, the record still found.
+        store
+            .apply(one_op(WriteOp::SetSuspended {
+                subject_id: a.id(),
+                suspended: true,
+                updated_at: at(30),
+            }))
+            .await
+            .expect("suspend");
+        store
+            .apply(one_op(WriteOp::DeleteKey {
+                subject_id: a.id(),
+                compartment: KeyCompartment::General,
+            }))
+            .await
+            .expect("delete key");
+        let got = read(
+            "application_id",
+            by("application_id", 1, "APP-1"),
+            TenantScope::All,
+            KeyCompartment::General,
+        )
+        .await
+        .expect("found");
+        assert!(got.suspended);
+        assert_eq!(got.key, None);
+        assert_eq!(got.record, a.application);
     }
 
     pub(super) async fn cross_prefecture_reads_are_not_found(store: &dyn Store) {

@@ -137,8 +137,9 @@ fn last_line(text: &str) -> String {
 }
 
 /// Writes the import scenario's policy into the data directory, names it in the
-/// configuration file as `policy_file` and sets the server's pool size.
-fn configure(data_dir: &Path, db_connections: u32) -> Result<(), BenchError> {
+/// configuration file as `policy_file` and sets the server's pool size and audit
+/// commit delay.
+fn configure(data_dir: &Path, db_connections: u32, commit_delay_us: u64) -> Result<(), BenchError> {
     use std::os::unix::fs::OpenOptionsExt as _;
     let policy = data_dir.join("bench-policy.toml");
     let mut f = std::fs::OpenOptions::new()
@@ -157,7 +158,8 @@ fn configure(data_dir: &Path, db_connections: u32) -> Result<(), BenchError> {
     // A JSON string is a valid TOML basic string.
     write!(
         config,
-        "\n# vault-bench http\npolicy_file = {}\ndb_max_connections = {db_connections}\n",
+        "\n# vault-bench http\npolicy_file = {}\ndb_max_connections = {db_connections}\n\
+         audit_commit_delay_us = {commit_delay_us}\n",
         Value::String(path.to_owned())
     )?;
     config.sync_all()?;
@@ -474,7 +476,7 @@ pub(super) async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
         &["init".as_ref(), "--data-dir".as_ref(), data_dir.as_os_str()],
     )
     .await?;
-    configure(&data_dir, opts.connections)?;
+    configure(&data_dir, opts.connections, opts.commit_delay_us)?;
     import_population(&data_dir, db_url, &file, opts).await?;
     let account = run_cli(
         &exe,
@@ -593,6 +595,7 @@ pub(super) async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
     extra.insert("baseline_requests".into(), json!(base.requests));
     extra.insert("connections".into(), json!(opts.readers));
     extra.insert("db_connections".into(), json!(opts.connections));
+    extra.insert("commit_delay_us".into(), json!(opts.commit_delay_us));
     extra.insert("examinees".into(), json!(opts.records));
     extra.insert("warmup_requests".into(), json!(warmup.len()));
     if opts.seconds > 0 {

@@ -48,7 +48,13 @@ pub(super) async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
 
     // The vault.
     let db = BenchDb::create(opts.backend, dir.path(), "vault", &opts.pg_url, &co).await?;
-    let vault = open_vault(&db.backend, dir.path(), Arc::new(Keyring::generate()?)).await?;
+    let vault = open_vault(
+        &db.backend,
+        dir.path(),
+        Arc::new(Keyring::generate()?),
+        opts.commit_delay(),
+    )
+    .await?;
     let import_opts = ImportOptions::new()
         .batch_lines(opts.batch)
         .workers(opts.workers);

@@ -140,7 +140,13 @@ pub(super) async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
     let file = generate(dir.path(), opts.records, opts.seed)?;
     let co = connect_options(opts);
     let db = BenchDb::create(opts.backend, dir.path(), "lookup", &opts.pg_url, &co).await?;
-    let vault = open_vault(&db.backend, dir.path(), Arc::new(Keyring::generate()?)).await?;
+    let vault = open_vault(
+        &db.backend,
+        dir.path(),
+        Arc::new(Keyring::generate()?),
+        opts.commit_delay(),
+    )
+    .await?;
     let imported = import_file(
         &vault,
         &file,
@@ -184,6 +190,9 @@ pub(super) async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
         json!((reads as f64 / audit_commits.max(1) as f64 * 10.0).round() / 10.0),
     );
     report.extra.insert("readers".into(), json!(opts.readers));
+    report
+        .extra
+        .insert("commit_delay_us".into(), json!(opts.commit_delay_us));
     report.extra.insert("examinees".into(), json!(opts.records));
     vault.audit().close().await;
     db.drop_db().await;

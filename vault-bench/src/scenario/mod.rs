@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::Value;
-use vault_core::audit::{AuditConfig, AuditLog};
+use vault_core::audit::{AuditConfig, AuditLog, DEFAULT_COMMIT_DELAY};
 use vault_core::crypto::{KeyProvider, Keyring};
 use vault_core::store::{open_store, Backend, ConnectOptions};
 use vault_core::vault::Vault;
@@ -138,6 +138,9 @@ pub struct BenchOptions {
     pub warmup: u64,
     /// Connection pool size (http: of each server process).
     pub connections: u32,
+    /// The audit writer's commit delay in microseconds (lookup: the vault's
+    /// `AuditConfig::commit_delay`; http: the server's `audit_commit_delay_us`).
+    pub commit_delay_us: u64,
     /// Directory for SQLite databases and generated files (default: the system's
     /// temporary directory, which must be on a local disk).
     pub dir: Option<PathBuf>,
@@ -149,6 +152,11 @@ pub struct BenchOptions {
 }
 
 impl BenchOptions {
+    /// [`BenchOptions::commit_delay_us`] as a duration.
+    pub fn commit_delay(&self) -> Duration {
+        Duration::from_micros(self.commit_delay_us)
+    }
+
     /// Reads per side of `lookup`, `http` and `sqlcipher`: `reads`, or when 0 as many
     /// as `records`, at least 20,000.
     pub fn reads_per_side(&self) -> u64 {
@@ -172,6 +180,7 @@ impl BenchOptions {
             seconds: 0,
             warmup: 2000,
             connections: 8,
+            commit_delay_us: u64::try_from(DEFAULT_COMMIT_DELAY.as_micros()).unwrap_or(1000),
             dir: None,
             pg_url: std::env::var("KENTEI_BENCH_PG_URL")
                 .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned()),
@@ -443,11 +452,12 @@ async fn open_vault(
     backend: &Backend,
     dir: &Path,
     keyring: Arc<Keyring>,
+    commit_delay: Duration,
 ) -> Result<Vault, BenchError> {
     let audit = AuditLog::start(
         backend.clone(),
         Arc::new(keyring.audit_signer()),
-        AuditConfig::new("bench", dir.join("checkpoints.jsonl")),
+        AuditConfig::new("bench", dir.join("checkpoints.jsonl")).commit_delay(commit_delay),
     )
     .await?;
     Ok(Vault::new(

@@ -119,7 +119,13 @@ pub(super) async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
 
     // The vault: import, then reads.
     let db = BenchDb::create(opts.backend, dir.path(), "vault", &opts.pg_url, &co).await?;
-    let vault: Vault = open_vault(&db.backend, dir.path(), Arc::new(Keyring::generate()?)).await?;
+    let vault: Vault = open_vault(
+        &db.backend,
+        dir.path(),
+        Arc::new(Keyring::generate()?),
+        opts.commit_delay(),
+    )
+    .await?;
     let started = Instant::now();
     let summary = import_file(
         &vault,

@@ -22,6 +22,7 @@ mod query;
 mod signer;
 mod sql;
 mod sqlite;
+mod sqlite_sync;
 mod verify;
 mod writer;
 

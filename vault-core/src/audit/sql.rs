@@ -9,6 +9,7 @@ use sqlx::{Postgres, Sqlite, Transaction};
 
 use super::chain::StoredEvent;
 use super::checkpoint::{Checkpoint, CheckpointKind};
+use super::sqlite_sync::SyncConn;
 use super::{postgres, sqlite};
 use crate::store::Backend;
 
@@ -78,6 +79,8 @@ pub(crate) async fn execute<'q>(
 pub(crate) enum WriteTx {
     Sqlite(PoolConnection<Sqlite>),
     Postgres(Transaction<'static, Postgres>),
+    /// The audit writer's own SQLite connection, run on the calling thread.
+    SqliteSync(SyncConn),
 }
 
 impl WriteTx {
@@ -86,6 +89,12 @@ impl WriteTx {
             Backend::Sqlite(pool) => Ok(WriteTx::Sqlite(sqlite::begin_immediate(pool).await?)),
             Backend::Postgres(pool) => Ok(WriteTx::Postgres(pool.begin().await?)),
         }
+    }
+
+    /// `BEGIN IMMEDIATE` on the audit writer's own connection.
+    pub(crate) fn begin_sync(conn: &SyncConn) -> Result<WriteTx, sqlx::Error> {
+        conn.begin()?;
+        Ok(WriteTx::SqliteSync(conn.clone()))
     }
 
     pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
@@ -98,6 +107,7 @@ impl WriteTx {
                 }
             },
             WriteTx::Postgres(tx) => tx.commit().await,
+            WriteTx::SqliteSync(conn) => conn.commit(),
         }
     }
 
@@ -107,13 +117,14 @@ impl WriteTx {
             WriteTx::Postgres(tx) => {
                 let _ = tx.rollback().await;
             }
+            WriteTx::SqliteSync(conn) => conn.rollback(),
         }
     }
 
     /// `FOR UPDATE` where the backend has row locks; SQLite already holds the write lock.
     fn for_update(&self) -> &'static str {
         match self {
-            WriteTx::Sqlite(_) => "",
+            WriteTx::Sqlite(_) | WriteTx::SqliteSync(_) => "",
             WriteTx::Postgres(_) => " FOR UPDATE",
         }
     }
@@ -135,6 +146,7 @@ impl WriteTx {
                     .await?
                     .rows_affected())
             }
+            WriteTx::SqliteSync(conn) => conn.execute(sql, args),
         }
     }
 
@@ -158,6 +170,7 @@ impl WriteTx {
                     .await?;
                 rows.iter().map(|r| decode(r)).collect()
             }
+            WriteTx::SqliteSync(conn) => conn.fetch(sql, args, decode),
         }
     }
 }

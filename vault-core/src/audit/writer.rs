@@ -26,6 +26,7 @@ use super::error::AuditError;
 use super::event::{AuditEvent, Ident, Label, Outcome};
 use super::signer::CheckpointSigner;
 use super::sql::{self, Head, WriteTx};
+use super::sqlite_sync::SyncConn;
 use crate::store::{check_durability, Backend};
 
 /// Default [`AuditConfig::commit_delay`].
@@ -323,9 +324,17 @@ impl AuditLog {
             .map_err(|e| AuditError::Config(format!("cannot start the audit writer: {e}")))?;
         let (done_tx, done_rx) = oneshot::channel();
         let thread_chain = cfg.chain_id.clone();
+        // Its own connection: it never queues behind readers for one of the pool. On
+        // SQLite it runs its statements on its own thread (see `sqlite_sync`).
+        let db = match &backend {
+            Backend::Sqlite(pool) => match SyncConn::open(pool).await? {
+                Some(conn) => WriterDb::Sync(conn),
+                None => WriterDb::Pool(backend.dedicated_connection()),
+            },
+            Backend::Postgres(_) => WriterDb::Pool(backend.dedicated_connection()),
+        };
         let writer = Writer {
-            // Its own connection: it never queues behind readers for one of the pool.
-            backend: backend.dedicated_connection(),
+            db,
             signer,
             metrics,
             pending_file: Vec::new(),
@@ -498,9 +507,34 @@ async fn check_not_behind_file(
     Ok(())
 }
 
+/// The writer's connection.
+enum WriterDb {
+    /// A pool of one connection (see [`Backend::dedicated_connection`]): PostgreSQL,
+    /// and an in-memory SQLite database.
+    Pool(Backend),
+    /// A SQLite database file, statements run on the writer's thread.
+    Sync(SyncConn),
+}
+
+impl WriterDb {
+    async fn begin(&self) -> Result<WriteTx, sqlx::Error> {
+        match self {
+            WriterDb::Pool(backend) => WriteTx::begin(backend).await,
+            WriterDb::Sync(conn) => WriteTx::begin_sync(conn),
+        }
+    }
+
+    async fn close(&self) {
+        match self {
+            WriterDb::Pool(backend) => backend.close().await,
+            // Closed when the writer (the last holder) is dropped.
+            WriterDb::Sync(_) => {}
+        }
+    }
+}
+
 struct Writer {
-    /// A connection of its own (see [`Backend::dedicated_connection`]).
-    backend: Backend,
+    db: WriterDb,
     signer: Arc<dyn CheckpointSigner>,
     cfg: AuditConfig,
     metrics: Arc<AuditMetrics>,
@@ -626,12 +660,12 @@ impl Writer {
             self.checkpoint(true).await.ok();
         }
         self.flush_file().await;
-        self.backend.close().await;
+        self.db.close().await;
     }
 
     async fn commit_events(&mut self, events: &[AuditEvent], acks: Vec<AppendAck>) {
         let refs: Vec<&AuditEvent> = events.iter().collect();
-        let result = match WriteTx::begin(&self.backend).await {
+        let result = match self.db.begin().await {
             Ok(mut tx) => {
                 let r = self.write_batch(&mut tx, &refs).await;
                 finish_tx(tx, r).await
@@ -767,7 +801,7 @@ impl Writer {
 
     /// A transaction that only signs a checkpoint (when idle, on request, at close).
     async fn checkpoint(&mut self, force: bool) -> Result<Option<Checkpoint>, AuditError> {
-        let result = match WriteTx::begin(&self.backend).await {
+        let result = match self.db.begin().await {
             Ok(mut tx) => {
                 let r = self.checkpoint_only(&mut tx, force).await;
                 finish_tx(tx, r).await
@@ -813,7 +847,7 @@ impl Writer {
             });
         }
         let event = AuditEvent::new(actor, Label::from_static("audit.prune"), Outcome::Ok);
-        let result = match WriteTx::begin(&self.backend).await {
+        let result = match self.db.begin().await {
             Ok(mut tx) => {
                 let r = self.prune_in_tx(&mut tx, before_us, &event).await;
                 finish_tx(tx, r).await
