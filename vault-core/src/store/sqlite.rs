@@ -5,7 +5,6 @@
 //! write lock is taken up front and waited for (busy timeout), never upgraded from a read
 //! lock halfway, which is what makes concurrent writers fail with "database is locked".
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -13,7 +12,6 @@ use chrono::NaiveDate;
 use sqlx::query_builder::Separated;
 use sqlx::sqlite::{SqliteConnection, SqlitePool, SqlitePoolOptions, SqliteRow};
 use sqlx::{QueryBuilder, Row, Sqlite};
-use tokio::sync::OnceCell;
 use uuid::fmt::Hyphenated;
 use uuid::Uuid;
 use vault_policy::{RecordKind, TenantScope};
@@ -24,7 +22,6 @@ use super::rows::{
     IndexedRecord, KekCount, KeyCompartment, KeyRow, MyNumberRow, RecordOwner, RecordQuery,
     RecordRow, RecordUpdate, SubjectKind, SubjectRow,
 };
-use super::sqlite_sync::{store_err, SqliteFile, SyncReaders};
 use super::{micros, run_detached, sql_limit, Store, StoreError};
 
 /// Largest multi-row insert. 128 rows × 12 columns stays far below SQLite's limit of
@@ -66,9 +63,6 @@ const WRITER_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(120);
 pub struct SqliteStore {
     pool: SqlitePool,
     writer: SqlitePool,
-    /// Point reads on the calling thread; set up on the first one (`None` inside: an
-    /// in-memory database, read through the pool).
-    readers: Arc<OnceCell<Option<SyncReaders>>>,
 }
 
 impl SqliteStore {
@@ -90,144 +84,13 @@ impl SqliteStore {
             .test_before_acquire(false)
             .acquire_timeout(WRITER_ACQUIRE_TIMEOUT)
             .connect_lazy_with(options);
-        SqliteStore {
-            pool,
-            writer,
-            readers: Arc::new(OnceCell::new()),
-        }
+        SqliteStore { pool, writer }
     }
 
     /// Closes the writer connection (the shared pool belongs to the [`Backend`](super::Backend)).
     pub async fn close(&self) {
         self.writer.close().await;
     }
-}
-
-fn sync_uuid(row: &rusqlite::Row<'_>, col: &str) -> Result<Option<Uuid>, StoreError> {
-    let s: Option<String> = row.get(col).map_err(store_err)?;
-    s.map(|s| Uuid::parse_str(&s).map_err(|_| StoreError::Corrupt(format!("records.{col}"))))
-        .transpose()
-}
-
-fn sync_time(
-    row: &rusqlite::Row<'_>,
-    col: &str,
-) -> Result<chrono::DateTime<chrono::Utc>, StoreError> {
-    let s: String = row.get(col).map_err(store_err)?;
-    chrono::DateTime::parse_from_rfc3339(&s)
-        .map(|t| t.with_timezone(&chrono::Utc))
-        .map_err(|_| StoreError::Corrupt(format!("records.{col}")))
-}
-
-/// `Store::read_by_index` up to the bound key compartment: the record, its subject's
-/// suspension and its wrapped key, through the blind index.
-const READ_BY_INDEX: &str = "SELECT r.record_id, r.kind, r.subject_id, r.parent_id, \
-     r.prefecture_code, r.fiscal_year, r.clock_date, r.status, r.version, r.sealed, \
-     r.created_at, r.updated_at, s.suspended AS subject_suspended, \
-     k.compartment AS key_compartment, k.kek_id AS key_kek_id, \
-     k.kek_version AS key_kek_version, k.wrapped AS key_wrapped \
-     FROM blind_index i JOIN records r ON r.record_id = i.record_id \
-     JOIN subjects s ON s.subject_id = r.subject_id \
-     LEFT JOIN subject_keys k ON k.subject_id = r.subject_id AND k.compartment = ";
-
-/// [`Store::read_by_index`] on a connection of [`SyncReaders`]: the same statement as
-/// the pool's, decoded the same way (UUIDs hyphenated, dates `%F`, times RFC 3339).
-fn sync_read_by_index(
-    conn: &rusqlite::Connection,
-    field: &str,
-    digests: &[(u32, [u8; 32])],
-    scope: &TenantScope,
-    compartment: KeyCompartment,
-) -> Result<Option<IndexedRecord>, StoreError> {
-    use rusqlite::types::Value;
-    let mut sql = String::from(READ_BY_INDEX);
-    sql.push_str("? WHERE i.field = ? AND i.digest IN (");
-    let mut args: Vec<Value> = vec![
-        Value::Text(compartment.as_str().to_owned()),
-        Value::Text(field.to_owned()),
-    ];
-    for (n, (_, digest)) in digests.iter().enumerate() {
-        sql.push_str(if n > 0 { ", ?" } else { "?" });
-        args.push(Value::Blob(digest.to_vec()));
-    }
-    sql.push_str(") AND (");
-    for (n, (version, digest)) in digests.iter().enumerate() {
-        if n > 0 {
-            sql.push_str(" OR ");
-        }
-        sql.push_str("(i.key_version = ? AND i.digest = ?)");
-        args.push(Value::Integer(i64::from(*version)));
-        args.push(Value::Blob(digest.to_vec()));
-    }
-    sql.push(')');
-    for column in ["i.prefecture_code", "r.prefecture_code"] {
-        match scope {
-            TenantScope::All => {}
-            TenantScope::Only(codes) if codes.is_empty() => sql.push_str(" AND 0"),
-            TenantScope::Only(codes) => {
-                sql.push_str(" AND ");
-                sql.push_str(column);
-                sql.push_str(" IN (");
-                for (n, code) in codes.iter().enumerate() {
-                    sql.push_str(if n > 0 { ", ?" } else { "?" });
-                    args.push(Value::Text(code.clone()));
-                }
-                sql.push(')');
-            }
-        }
-    }
-    sql.push_str(" ORDER BY r.record_id LIMIT 1");
-    let mut stmt = conn.prepare_cached(&sql).map_err(store_err)?;
-    let mut rows = stmt
-        .query(rusqlite::params_from_iter(args))
-        .map_err(store_err)?;
-    let Some(row) = rows.next().map_err(store_err)? else {
-        return Ok(None);
-    };
-    let get_err = store_err;
-    let subject_id = sync_uuid(row, "subject_id")?
-        .ok_or_else(|| StoreError::Corrupt("records.subject_id".into()))?;
-    let kind: String = row.get("kind").map_err(get_err)?;
-    let clock_date: Option<String> = row.get("clock_date").map_err(get_err)?;
-    let record = RecordRow {
-        record_id: sync_uuid(row, "record_id")?
-            .ok_or_else(|| StoreError::Corrupt("records.record_id".into()))?,
-        kind: parse_record_kind(&kind)?,
-        subject_id,
-        parent_id: sync_uuid(row, "parent_id")?,
-        prefecture_code: row.get("prefecture_code").map_err(get_err)?,
-        fiscal_year: row.get("fiscal_year").map_err(get_err)?,
-        clock_date: clock_date
-            .map(|d| {
-                NaiveDate::parse_from_str(&d, "%F")
-                    .map_err(|_| StoreError::Corrupt("records.clock_date".into()))
-            })
-            .transpose()?,
-        status: row.get("status").map_err(get_err)?,
-        version: row.get("version").map_err(get_err)?,
-        sealed: row.get("sealed").map_err(get_err)?,
-        created_at: sync_time(row, "created_at")?,
-        updated_at: sync_time(row, "updated_at")?,
-    };
-    let compartment: Option<String> = row.get("key_compartment").map_err(get_err)?;
-    let key = match compartment {
-        None => None,
-        Some(c) => Some(KeyRow {
-            subject_id,
-            compartment: KeyCompartment::parse(&c)?,
-            kek_id: row.get("key_kek_id").map_err(get_err)?,
-            kek_version: version_u32(
-                row.get("key_kek_version").map_err(get_err)?,
-                "subject_keys.kek_version",
-            )?,
-            wrapped: row.get("key_wrapped").map_err(get_err)?,
-        }),
-    };
-    Ok(Some(IndexedRecord {
-        suspended: row.get("subject_suspended").map_err(get_err)?,
-        record,
-        key,
-    }))
 }
 
 fn id(u: Uuid) -> Hyphenated {
@@ -962,19 +825,15 @@ impl Store for SqliteStore {
         if digests.is_empty() {
             return Ok(None);
         }
-        let readers = self
-            .readers
-            .get_or_try_init(|| async {
-                Ok::<_, StoreError>(SqliteFile::of_pool(&self.pool).await?.map(SyncReaders::new))
-            })
-            .await?;
-        if let Some(readers) = readers {
-            // One statement over cached pages, run here: no hand-off to a connection
-            // thread (decision 0019).
-            return readers
-                .with(|conn| sync_read_by_index(conn, field, digests, scope, compartment));
-        }
-        let mut qb = QueryBuilder::<Sqlite>::new(READ_BY_INDEX);
+        let mut qb = QueryBuilder::<Sqlite>::new(
+            "SELECT r.record_id, r.kind, r.subject_id, r.parent_id, r.prefecture_code, \
+             r.fiscal_year, r.clock_date, r.status, r.version, r.sealed, r.created_at, \
+             r.updated_at, s.suspended AS subject_suspended, k.compartment AS key_compartment, \
+             k.kek_id AS key_kek_id, k.kek_version AS key_kek_version, k.wrapped AS key_wrapped \
+             FROM blind_index i JOIN records r ON r.record_id = i.record_id \
+             JOIN subjects s ON s.subject_id = r.subject_id \
+             LEFT JOIN subject_keys k ON k.subject_id = r.subject_id AND k.compartment = ",
+        );
         qb.push_bind(compartment.as_str())
             .push(" WHERE i.field = ")
             .push_bind(field);

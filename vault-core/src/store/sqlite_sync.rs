@@ -2,14 +2,12 @@
 //!
 //! sqlx runs each SQLite connection on a worker thread of its own: every statement is
 //! handed to that thread and its answer handed back, two thread switches and two
-//! wake-ups per statement. For the two paths where that dominated — a point read through
-//! a blind index, and the audit writer's group commit — the vault opens connections of
-//! its own with rusqlite to the same database file and runs the statements where the
-//! caller already is. It is the same SQLite library as sqlx's (one `libsqlite3-sys`,
-//! bundled), and each connection copies the pool's settings, read back from the pool.
+//! wake-ups per statement. The audit writer, which has a thread of its own, opens its
+//! connection with rusqlite instead and runs its group commit there. It is the same
+//! SQLite library as sqlx's (one `libsqlite3-sys`, bundled), and the connection copies
+//! the pool's settings, read back from the pool.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
@@ -17,14 +15,9 @@ use sqlx::sqlite::SqlitePool;
 
 use super::StoreError;
 
-/// Prepared statements kept per connection (sqlx keeps 100). Multi-row `INSERT`s and
-/// scoped reads differ in their number of placeholders, so a busy connection prepares
-/// a few dozen shapes.
+/// Prepared statements kept per connection (sqlx keeps 100). Multi-row `INSERT`s differ
+/// in their number of rows, so a busy writer prepares a few dozen shapes.
 const STATEMENT_CACHE: usize = 128;
-
-/// Idle reading connections kept by [`SyncReaders`]; more are opened while more
-/// threads read at once, and closed when they come back to a full pool.
-const IDLE_READERS: usize = 8;
 
 /// A rusqlite error as sqlx reports a failed round trip (for code written against
 /// `sqlx::Error`).
@@ -125,50 +118,5 @@ impl SqliteFile {
             )));
         }
         Ok(conn)
-    }
-
-    /// A connection that only reads (`query_only`).
-    fn open_reader(&self) -> Result<Connection, StoreError> {
-        let conn = self.open()?;
-        conn.execute_batch("PRAGMA query_only = ON;")
-            .map_err(store_err)?;
-        Ok(conn)
-    }
-}
-
-/// Reading connections used on the calling thread: a point read is one statement that
-/// walks a few b-trees of pages the operating system has cached, shorter than the two
-/// thread hand-offs sqlx would add to it.
-#[derive(Debug)]
-pub(crate) struct SyncReaders {
-    file: SqliteFile,
-    idle: Mutex<Vec<Connection>>,
-}
-
-impl SyncReaders {
-    pub(crate) fn new(file: SqliteFile) -> SyncReaders {
-        SyncReaders {
-            file,
-            idle: Mutex::new(Vec::new()),
-        }
-    }
-
-    /// Runs `f` on an idle connection, or a new one when none is idle.
-    pub(crate) fn with<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        // The lock only guards the list; a panic while holding it leaves a valid list.
-        let taken = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let conn = match taken {
-            Some(c) => c,
-            None => self.file.open_reader()?,
-        };
-        let r = f(&conn);
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < IDLE_READERS {
-            idle.push(conn);
-        }
-        r
     }
 }
