@@ -422,15 +422,17 @@ mod behaviour {
                 .expect("read_by_index")
         };
 
+        let read_app1 = || {
+            read(
+                "application_id",
+                by("application_id", 1, "APP-1"),
+                TenantScope::All,
+                KeyCompartment::General,
+            )
+        };
+
         // Every column of the record as written, the suspension flag and the key.
-        let got = read(
-            "application_id",
-            by("application_id", 1, "APP-1"),
-            TenantScope::All,
-            KeyCompartment::General,
-        )
-        .await
-        .expect("found");
+        let got = read_app1().await.expect("found");
         assert_eq!(got.record, a.application);
         assert!(!got.suspended);
         assert_eq!(got.key, Some(a.general_key.clone()));
@@ -518,14 +520,7 @@ mod behaviour {
             }))
             .await
             .expect("delete key");
-        let got = read(
-            "application_id",
-            by("application_id", 1, "APP-1"),
-            TenantScope::All,
-            KeyCompartment::General,
-        )
-        .await
-        .expect("found");
+        let got = read_app1().await.expect("found");
         assert!(got.suspended);
         assert_eq!(got.key, None);
         assert_eq!(got.record, a.application);

@@ -4,11 +4,9 @@
 
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::json;
-use vault_core::crypto::Keyring;
 use vault_core::import::{import_file, ImportOptions, Quiet};
 
 use super::db::BenchDb;
@@ -48,13 +46,7 @@ pub(super) async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
 
     // The vault.
     let db = BenchDb::create(opts.backend, dir.path(), "vault", &opts.pg_url, &co).await?;
-    let vault = open_vault(
-        &db.backend,
-        dir.path(),
-        Arc::new(Keyring::generate()?),
-        opts.commit_delay(),
-    )
-    .await?;
+    let vault = open_vault(&db.backend, dir.path(), opts).await?;
     let import_opts = ImportOptions::new()
         .batch_lines(opts.batch)
         .workers(opts.workers);

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::json;
-use vault_core::crypto::Keyring;
 use vault_core::import::{import_file, ImportOptions, Quiet};
 use vault_core::store::Backend;
 use vault_core::vault::{Actor, Vault};
@@ -140,13 +139,7 @@ pub(super) async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
     let file = generate(dir.path(), opts.records, opts.seed)?;
     let co = connect_options(opts);
     let db = BenchDb::create(opts.backend, dir.path(), "lookup", &opts.pg_url, &co).await?;
-    let vault = open_vault(
-        &db.backend,
-        dir.path(),
-        Arc::new(Keyring::generate()?),
-        opts.commit_delay(),
-    )
-    .await?;
+    let vault = open_vault(&db.backend, dir.path(), opts).await?;
     let imported = import_file(
         &vault,
         &file,

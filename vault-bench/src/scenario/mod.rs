@@ -447,17 +447,17 @@ pub fn import_policy_toml() -> String {
 }
 
 /// A vault on `backend` with a fresh keyring and an audit log whose checkpoint file is
-/// in `dir`.
+/// in `dir`, with the commit delay of `opts`.
 async fn open_vault(
     backend: &Backend,
     dir: &Path,
-    keyring: Arc<Keyring>,
-    commit_delay: Duration,
+    opts: &BenchOptions,
 ) -> Result<Vault, BenchError> {
+    let keyring = Arc::new(Keyring::generate()?);
     let audit = AuditLog::start(
         backend.clone(),
         Arc::new(keyring.audit_signer()),
-        AuditConfig::new("bench", dir.join("checkpoints.jsonl")).commit_delay(commit_delay),
+        AuditConfig::new("bench", dir.join("checkpoints.jsonl")).commit_delay(opts.commit_delay()),
     )
     .await?;
     Ok(Vault::new(

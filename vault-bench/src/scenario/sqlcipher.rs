@@ -20,13 +20,12 @@
 
 use std::io::Read as _;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::json;
 use sqlx::sqlite::SqlitePoolOptions;
 use sqlx::Row;
-use vault_core::crypto::{Dek, Keyring};
+use vault_core::crypto::Dek;
 use vault_core::import::{import_file, ImportOptions, Quiet};
 use vault_core::store::{sqlite_options, Backend};
 use vault_core::vault::Vault;
@@ -119,13 +118,7 @@ pub(super) async fn run(opts: &BenchOptions) -> Result<Report, BenchError> {
 
     // The vault: import, then reads.
     let db = BenchDb::create(opts.backend, dir.path(), "vault", &opts.pg_url, &co).await?;
-    let vault: Vault = open_vault(
-        &db.backend,
-        dir.path(),
-        Arc::new(Keyring::generate()?),
-        opts.commit_delay(),
-    )
-    .await?;
+    let vault: Vault = open_vault(&db.backend, dir.path(), opts).await?;
     let started = Instant::now();
     let summary = import_file(
         &vault,

@@ -4,17 +4,34 @@
 //! their subject index, the head update, `COMMIT`), all on the critical path of every
 //! read it carries. Through sqlx each of them would be handed to a connection thread and
 //! back; the writer already has a thread of its own, so on a SQLite file it runs them
-//! right there ([`crate::store::sqlite_sync`], decision 0019).
+//! right there (decision 0019). It is the same SQLite library as sqlx's (one
+//! `libsqlite3-sys`, bundled), and the connection copies the pool's settings, read back
+//! from the pool.
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use rusqlite::types::ValueRef;
-use rusqlite::Connection;
+use rusqlite::{Connection, OpenFlags};
 use sqlx::sqlite::SqlitePool;
 
 use super::sql::{Arg, RowExt};
-use crate::store::sqlite_sync::{sqlx_err as db_err, SqliteFile};
 use crate::store::StoreError;
+
+/// Prepared statements kept (sqlx keeps 100). Multi-row `INSERT`s differ in their number
+/// of rows, so a busy writer prepares a few dozen shapes.
+const STATEMENT_CACHE: usize = 128;
+
+/// A rusqlite error as sqlx reports a failed round trip (the statements of
+/// [`super::sql`] are written against `sqlx::Error`).
+fn db_err(e: rusqlite::Error) -> sqlx::Error {
+    sqlx::Error::Io(std::io::Error::other(e))
+}
+
+fn store_err(e: rusqlite::Error) -> StoreError {
+    StoreError::Database(db_err(e))
+}
 
 /// The writer's connection. Cloning shares it; statements never run concurrently (the
 /// mutex is only ever taken by the writer's thread).
@@ -31,10 +48,27 @@ impl SyncConn {
     /// `synchronous` FULL or EXTRA, as [`check_durability`](crate::store::check_durability)
     /// does for the pool.
     pub(crate) async fn open(pool: &SqlitePool) -> Result<Option<SyncConn>, StoreError> {
-        let Some(file) = SqliteFile::of_pool(pool).await? else {
+        let path: PathBuf = pool.connect_options().get_filename().to_owned();
+        let name = path.to_string_lossy();
+        if name.is_empty() || name == ":memory:" || name.starts_with("file:sqlx-in-memory") {
             return Ok(None);
-        };
-        let opened = tokio::task::spawn_blocking(move || file.open_writer())
+        }
+        // The pool's settings, as one of its connections reports them.
+        let mut conn = pool.acquire().await?;
+        let mut values = [0i64; 4];
+        let names = [
+            "busy_timeout",
+            "synchronous",
+            "foreign_keys",
+            "secure_delete",
+        ];
+        for (value, name) in values.iter_mut().zip(names) {
+            *value = sqlx::query_scalar(&format!("PRAGMA {name}"))
+                .fetch_one(&mut *conn)
+                .await?;
+        }
+        drop(conn);
+        let opened = tokio::task::spawn_blocking(move || open_writer(&path, values))
             .await
             .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))??;
         Ok(Some(SyncConn(Arc::new(Mutex::new(opened)))))
@@ -99,6 +133,47 @@ impl SyncConn {
         }
         Ok(out)
     }
+}
+
+/// Opens `path` read-write (not create: the pool opened and migrated it) with the
+/// pool's `[busy_timeout, synchronous, foreign_keys, secure_delete]` and
+/// `temp_store=MEMORY`, and checks WAL mode and `synchronous` FULL or EXTRA.
+fn open_writer(path: &Path, pool_settings: [i64; 4]) -> Result<Connection, StoreError> {
+    let [busy_ms, synchronous, foreign_keys, secure_delete] = pool_settings;
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(store_err)?;
+    conn.busy_timeout(Duration::from_millis(u64::try_from(busy_ms).unwrap_or(0)))
+        .map_err(store_err)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    let secure_delete = match secure_delete {
+        2 => "FAST".to_owned(),
+        n => n.to_string(),
+    };
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = {foreign_keys}; \
+         PRAGMA secure_delete = {secure_delete}; PRAGMA temp_store = MEMORY;"
+    ))
+    .map_err(store_err)?;
+    let sync: i64 = conn
+        .query_row("PRAGMA synchronous", [], |r| r.get(0))
+        .map_err(store_err)?;
+    if sync < 2 {
+        return Err(StoreError::UnsafeSettings(format!(
+            "SQLite synchronous={sync}; FULL (2) or EXTRA (3) is required"
+        )));
+    }
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .map_err(store_err)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::UnsafeSettings(format!(
+            "SQLite journal_mode={mode}; WAL is required"
+        )));
+    }
+    Ok(conn)
 }
 
 fn bind(stmt: &mut rusqlite::CachedStatement<'_>, args: &[Arg<'_>]) -> rusqlite::Result<()> {

@@ -105,7 +105,6 @@ mod batch;
 mod postgres;
 mod rows;
 mod sqlite;
-pub(crate) mod sqlite_sync;
 
 pub use batch::{WriteBatch, WriteOp};
 pub use postgres::PgStore;
