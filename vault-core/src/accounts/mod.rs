@@ -21,6 +21,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use ipnet::IpNet;
@@ -28,6 +29,7 @@ use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 use vault_policy::TenantScope;
 
+use crate::store::sqlite_readers::Readers;
 use crate::store::{Backend, StoreError};
 
 use token::{TokenHash, TokenKind};
@@ -550,12 +552,22 @@ const LAST_USED_RESOLUTION: Duration = Duration::seconds(60);
 #[derive(Clone, Debug)]
 pub struct Accounts {
     backend: Backend,
+    /// The connections of the token check (decision 0020), set exactly when the backend
+    /// is SQLite.
+    readers: Option<Arc<Readers>>,
 }
 
 impl Accounts {
     /// Accounts stored in `backend` (migrations already applied by [`crate::store::connect`]).
     pub fn new(backend: Backend) -> Accounts {
-        Accounts { backend }
+        let readers = match &backend {
+            Backend::Sqlite(p) => Some(Arc::new(Readers::of_pool(
+                p,
+                p.options().get_max_connections() as usize,
+            ))),
+            Backend::Postgres(_) => None,
+        };
+        Accounts { backend, readers }
     }
 
     /// Creates the single-use bootstrap token (called by `kentei-vault init`).
@@ -610,8 +622,12 @@ impl Accounts {
             });
         }
         let found = match &self.backend {
-            Backend::Sqlite(p) => sqlite::find_token(p, &hash.0).await?,
             Backend::Postgres(p) => postgres::find_token(p, &hash.0).await?,
+            Backend::Sqlite(p) => match &self.readers {
+                Some(readers) => sqlite::find_token(readers, &hash.0).await?,
+                // Not reached: `new` sets the readers of every SQLite backend.
+                None => sqlite::find_token(&Readers::on_pool(p.clone()), &hash.0).await?,
+            },
         };
         let Some((tok, acc)) = found else {
             return Ok(Err(AuthFailure::UnknownToken));

@@ -6,6 +6,8 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqlitePool};
 use uuid::Uuid;
 
+use crate::store::sqlite_readers::Readers;
+
 use super::{AccountRow, AccountsError, BootstrapRow, RevokeSummary, TokenRow};
 
 fn ts(t: DateTime<Utc>) -> String {
@@ -122,7 +124,7 @@ pub(super) async fn find_bootstrap(
 }
 
 pub(super) async fn find_token(
-    pool: &SqlitePool,
+    readers: &Readers,
     hash: &[u8],
 ) -> Result<Option<(TokenRow, AccountRow)>, AccountsError> {
     let sql = format!(
@@ -133,7 +135,13 @@ pub(super) async fn find_token(
           WHERE account_id = a.id ORDER BY prefecture)) AS t_prefectures \
          FROM account_tokens t JOIN accounts a ON a.id = t.account_id WHERE t.token_hash = ?"
     );
-    let Some(r) = sqlx::query(&sql).bind(hash).fetch_optional(pool).await? else {
+    // `token_hash` is unique: one row at most.
+    let Some(r) = readers
+        .fetch_all(sqlx::query(&sql).bind(hash))
+        .await?
+        .into_iter()
+        .next()
+    else {
         return Ok(None);
     };
     let mut acc = account_from_row(&r)?;

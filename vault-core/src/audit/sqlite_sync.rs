@@ -17,6 +17,7 @@ use rusqlite::{Connection, OpenFlags};
 use sqlx::sqlite::SqlitePool;
 
 use super::sql::{Arg, RowExt};
+use crate::store::sqlite_readers::in_memory;
 use crate::store::StoreError;
 
 /// Prepared statements kept (sqlx keeps 100). Multi-row `INSERT`s differ in their number
@@ -48,11 +49,10 @@ impl SyncConn {
     /// `synchronous` FULL or EXTRA, as [`check_durability`](crate::store::check_durability)
     /// does for the pool.
     pub(crate) async fn open(pool: &SqlitePool) -> Result<Option<SyncConn>, StoreError> {
-        let path: PathBuf = pool.connect_options().get_filename().to_owned();
-        let name = path.to_string_lossy();
-        if name.is_empty() || name == ":memory:" || name.starts_with("file:sqlx-in-memory") {
+        if in_memory(pool) {
             return Ok(None);
         }
+        let path: PathBuf = pool.connect_options().get_filename().to_owned();
         // The pool's settings, as one of its connections reports them.
         let mut conn = pool.acquire().await?;
         let mut values = [0i64; 4];

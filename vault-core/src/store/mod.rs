@@ -105,6 +105,7 @@ mod batch;
 mod postgres;
 mod rows;
 mod sqlite;
+pub(crate) mod sqlite_readers;
 
 pub use batch::{WriteBatch, WriteOp};
 pub use postgres::PgStore;

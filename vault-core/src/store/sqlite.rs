@@ -5,6 +5,7 @@
 //! write lock is taken up front and waited for (busy timeout), never upgraded from a read
 //! lock halfway, which is what makes concurrent writers fail with "database is locked".
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,6 +23,7 @@ use super::rows::{
     IndexedRecord, KekCount, KeyCompartment, KeyRow, MyNumberRow, RecordOwner, RecordQuery,
     RecordRow, RecordUpdate, SubjectKind, SubjectRow,
 };
+use super::sqlite_readers::Readers;
 use super::{micros, run_detached, sql_limit, Store, StoreError};
 
 /// Largest multi-row insert. 128 rows × 12 columns stays far below SQLite's limit of
@@ -63,6 +65,8 @@ const WRITER_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(120);
 pub struct SqliteStore {
     pool: SqlitePool,
     writer: SqlitePool,
+    /// The point reads of a request (decision 0020).
+    readers: Arc<Readers>,
 }
 
 impl SqliteStore {
@@ -84,11 +88,20 @@ impl SqliteStore {
             .test_before_acquire(false)
             .acquire_timeout(WRITER_ACQUIRE_TIMEOUT)
             .connect_lazy_with(options);
-        SqliteStore { pool, writer }
+        let readers = Arc::new(Readers::of_pool(
+            &pool,
+            pool.options().get_max_connections() as usize,
+        ));
+        SqliteStore {
+            pool,
+            writer,
+            readers,
+        }
     }
 
     /// Closes the writer connection (the shared pool belongs to the [`Backend`](super::Backend)).
     pub async fn close(&self) {
+        self.readers.close().await;
         self.writer.close().await;
     }
 }
@@ -727,8 +740,8 @@ impl Store for SqliteStore {
         push_scope(&mut qb, "prefecture_code", scope);
         qb.push(" ORDER BY record_id LIMIT ")
             .push_bind(sql_limit(query.limit));
-        qb.build()
-            .fetch_all(&self.pool)
+        self.readers
+            .fetch_all(qb.build())
             .await?
             .iter()
             .map(record_from_row)
@@ -857,7 +870,7 @@ impl Store for SqliteStore {
         push_scope(&mut qb, "i.prefecture_code", scope);
         push_scope(&mut qb, "r.prefecture_code", scope);
         qb.push(" ORDER BY r.record_id LIMIT 1");
-        let Some(row) = qb.build().fetch_optional(&self.pool).await? else {
+        let Some(row) = self.readers.fetch_all(qb.build()).await?.into_iter().next() else {
             return Ok(None);
         };
         let record = record_from_row(&row)?;
